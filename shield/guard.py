@@ -1,0 +1,339 @@
+"""The per-request ``send`` wrapper: where responses are held, inspected and rewritten.
+
+Modelled on Starlette's GZipMiddleware: ``http.response.start`` is held until shield
+knows what it will send. Inspected bodies are either buffered (JSON, text, unlabelled)
+or rewritten line by line / event by event while streaming (NDJSON, SSE). Anything shield
+must read but cannot is answered with a 502 problem: it fails closed, never open.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import Message, Send
+
+from shield import jsoncodec
+from shield.encodings import BodyCodec, codec_for
+from shield.errors import UnmaskableResponse
+from shield.media import BodyKind, charset_of, classify
+from shield.pipeline import Exchange, ResponsePipeline
+from shield.problems import Problem, send_problem
+
+__all__ = ["ResponseGuard"]
+
+# Headers that describe the exact bytes the app produced: wrong once shield rewrites them.
+_REPRESENTATION_HEADERS = ("content-length", "etag", "content-md5", "digest", "content-digest", "repr-digest")
+_VARY_ON_VIEWER = "Authorization, Cookie"
+_UNPARSED: Any = object()
+
+
+class _Mode(enum.Enum):
+    HOLD = "hold"  # waiting for http.response.start
+    PASS = "pass"  # forwarding untouched
+    BUFFER = "buffer"  # collecting the whole body
+    STREAM = "stream"  # rewriting as it streams
+    DISCARD = "discard"  # a problem was sent: swallow the app's remaining messages
+
+
+def not_maskable(reason: str, detail: str) -> Problem:
+    return Problem(
+        slug="response-not-maskable",
+        title="Response could not be checked for personal data",
+        status=502,
+        detail=f"{detail} ({reason})",
+    )
+
+
+class ResponseGuard:
+    """Wraps ``send`` for one HTTP request on a route whose responses are inspected."""
+
+    __slots__ = (
+        "_chunks",
+        "_codec",
+        "_exchange",
+        "_kind",
+        "_limit",
+        "_mode",
+        "_pending",
+        "_pipeline",
+        "_problem_base",
+        "_raw_size",
+        "_send",
+        "_start",
+        "_text_bodies",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        exchange: Exchange,
+        pipeline: ResponsePipeline,
+        *,
+        text_bodies: bool,
+        max_body_bytes: int,
+        problem_base: str,
+    ) -> None:
+        self._send = send
+        self._exchange = exchange
+        self._pipeline = pipeline
+        self._text_bodies = text_bodies
+        self._limit = max_body_bytes
+        self._problem_base = problem_base
+        self._mode = _Mode.HOLD
+        self._start: Message = {}
+        self._kind = BodyKind.OPAQUE
+        self._codec: BodyCodec | None = None
+        self._chunks: list[bytes] = []
+        self._raw_size = 0
+        self._pending = b""
+
+    async def __call__(self, message: Message) -> None:
+        mode = self._mode
+        if mode is _Mode.PASS:
+            await self._send(message)
+        elif mode is _Mode.DISCARD:
+            return
+        elif message["type"] == "http.response.start":
+            await self._on_start(message)
+        elif message["type"] == "http.response.body":
+            try:
+                if mode is _Mode.BUFFER:
+                    await self._buffer(message)
+                else:
+                    await self._stream(message)
+            except UnmaskableResponse as exc:
+                await self._fail(exc)
+        elif message["type"] in ("http.response.pathsend", "http.response.zerocopysend"):
+            await self._fail(UnmaskableResponse("file-response", "a file response cannot be inspected"))
+        else:
+            await self._send(message)
+
+    # -- start ---------------------------------------------------------------------
+
+    async def _on_start(self, message: Message) -> None:
+        status: int = message["status"]
+        self._exchange.status = status
+        headers = MutableHeaders(raw=list(message["headers"]))
+        self._kind = classify(headers.get("content-type"), text_bodies=self._text_bodies)
+        if status < 200 or status in (204, 304) or self._kind is BodyKind.OPAQUE:
+            self._mode = _Mode.PASS
+            await self._send(message)
+            return
+        if status == 206:
+            await self._fail(UnmaskableResponse("partial-content", "a range of an inspected body cannot be checked"))
+            return
+        self._codec = codec_for(headers.get("content-encoding", ""), self._limit)
+        if self._codec is None:
+            encoding = headers.get("content-encoding", "")
+            await self._fail(UnmaskableResponse("unsupported-encoding", f"content-encoding {encoding!r} cannot be read"))
+            return
+        self._protect(headers)
+        self._start = {**message, "headers": headers.raw}
+        if self._exchange.scope.get("method") == "HEAD":
+            del headers["content-length"]  # the masked length is unknowable without the body
+            self._mode = _Mode.PASS
+            await self._send(self._start)
+        elif self._kind in (BodyKind.LINES, BodyKind.EVENTS):
+            for name in _REPRESENTATION_HEADERS:
+                del headers[name]
+            self._mode = _Mode.STREAM
+            await self._send(self._start)
+        else:
+            self._mode = _Mode.BUFFER
+
+    def _protect(self, headers: MutableHeaders) -> None:
+        """Content that depends on who asks must never be served from a shared cache."""
+        if not self._pipeline.viewer_dependent:
+            return
+        directives = [d.strip() for d in headers.get("cache-control", "").split(",") if d.strip()]
+        kept = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
+        if not any(d.lower() in ("private", "no-store") for d in kept):
+            kept.insert(0, "private")
+        headers["cache-control"] = ", ".join(kept)
+        headers.add_vary_header(_VARY_ON_VIEWER)
+
+    # -- buffered bodies -------------------------------------------------------------
+
+    async def _buffer(self, message: Message) -> None:
+        chunk: bytes = message.get("body", b"")
+        self._raw_size += len(chunk)
+        if self._raw_size > self._limit:
+            raise UnmaskableResponse("body-too-large", f"body exceeds max_body_bytes ({self._limit})")
+        if chunk:
+            self._chunks.append(chunk)
+        if message.get("more_body", False):
+            return
+        original = b"".join(self._chunks)
+        self._chunks = []
+        rewritten = self._rewrite(original)
+        headers = MutableHeaders(raw=self._start["headers"])
+        if rewritten is not None:
+            for name in _REPRESENTATION_HEADERS:
+                del headers[name]
+            headers["content-length"] = str(len(rewritten))
+            if "accept-ranges" in headers:
+                headers["accept-ranges"] = "none"
+        self._mode = _Mode.PASS
+        await self._send(self._start)
+        await self._send({"type": "http.response.body", "body": original if rewritten is None else rewritten})
+
+    def _rewrite(self, original: bytes) -> bytes | None:
+        """The new body, or None when nothing changed (the original goes out byte-identical)."""
+        codec = self._codec
+        assert codec is not None  # noqa: S101  # set in _on_start before BUFFER mode
+        decoded = codec.decode(original)
+        codec.finish()
+        if not decoded.strip():
+            return None
+        document = _UNPARSED
+        if self._kind is BodyKind.UNKNOWN:  # unlabelled: JSON if it parses, text if it decodes
+            try:
+                document = jsoncodec.loads(decoded)
+            except jsoncodec.MalformedJSON:
+                if not _is_utf8(decoded):
+                    return None
+        elif self._kind is BodyKind.JSON:
+            document = _parse(decoded)
+        if document is not _UNPARSED:
+            try:
+                document, changes = self._pipeline.document(document, self._exchange)
+            except RecursionError as exc:
+                raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
+            if not changes:
+                return None
+            return codec.encode(_serialise(document), final=True)
+        charset = charset_of(self._start_header("content-type")) or ""
+        try:
+            text = decoded.decode(charset)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise UnmaskableResponse("invalid-body", f"body is not valid {charset or 'text in a known charset'}") from exc
+        masked = self._pipeline.text(text, self._exchange)
+        if masked is text:
+            return None
+        return codec.encode(masked.encode(charset, errors="strict"), final=True)
+
+    def _start_header(self, name: str) -> str | None:
+        return MutableHeaders(raw=self._start["headers"]).get(name)
+
+    # -- streamed bodies (NDJSON, SSE) ----------------------------------------------
+
+    async def _stream(self, message: Message) -> None:
+        codec = self._codec
+        assert codec is not None  # noqa: S101  # set in _on_start before STREAM mode
+        more = message.get("more_body", False)
+        try:
+            self._pending += codec.decode(message.get("body", b""))
+            if not more:
+                codec.finish()
+            if self._kind is BodyKind.EVENTS:
+                self._pending = self._pending.replace(b"\r\n", b"\n")
+            separator = b"\n\n" if self._kind is BodyKind.EVENTS else b"\n"
+            if more:
+                complete, found, self._pending = self._pending.rpartition(separator)
+                ready = complete + found
+            else:
+                ready, self._pending = self._pending, b""
+            if len(self._pending) > self._limit:
+                raise UnmaskableResponse("body-too-large", f"a streamed record exceeds max_body_bytes ({self._limit})")
+            out = self._rewrite_events(ready) if self._kind is BodyKind.EVENTS else self._rewrite_lines(ready)
+        except UnmaskableResponse as exc:
+            await self._abort_stream(exc)
+            return
+        body = codec.encode(out, final=not more)
+        if body or not more:
+            await self._send({"type": "http.response.body", "body": body, "more_body": more})
+
+    def _rewrite_lines(self, data: bytes) -> bytes:
+        lines = data.split(b"\n")
+        for index, line in enumerate(lines):
+            if line.strip():
+                masked = self._document_bytes(line)
+                if masked is not None:
+                    lines[index] = masked
+        return b"\n".join(lines)
+
+    def _rewrite_events(self, data: bytes) -> bytes:
+        events = data.split(b"\n\n")
+        return b"\n\n".join(self._rewrite_event(event) for event in events)
+
+    def _rewrite_event(self, event: bytes) -> bytes:
+        if not event:
+            return event
+        out: list[bytes] = []
+        data_lines: list[bytes] = []
+        data_at = -1
+        for line in event.split(b"\n"):
+            if line.startswith(b"data:"):
+                if data_at < 0:
+                    data_at = len(out)
+                    out.append(b"")
+                data_lines.append(line[6:] if line.startswith(b"data: ") else line[5:])
+            else:
+                out.append(self._text_bytes(line))
+        if data_at >= 0:
+            payload = b"\n".join(data_lines)
+            masked = self._document_bytes(payload, or_text=True)
+            new = payload if masked is None else masked
+            out[data_at] = b"\n".join(b"data: " + part for part in new.split(b"\n"))
+        return b"\n".join(out)
+
+    def _document_bytes(self, raw: bytes, *, or_text: bool = False) -> bytes | None:
+        """Mask one JSON record (an NDJSON line, an SSE payload); None when unchanged."""
+        try:
+            document = jsoncodec.loads(raw)
+        except jsoncodec.MalformedJSON as exc:
+            if or_text:
+                text = self._text_bytes(raw)
+                return None if text is raw else text
+            raise UnmaskableResponse("invalid-body", "a streamed record is not valid JSON") from exc
+        document, changes = self._pipeline.document(document, self._exchange)
+        return _serialise(document) if changes else None
+
+    def _text_bytes(self, raw: bytes) -> bytes:
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError as exc:
+            raise UnmaskableResponse("invalid-body", "a streamed event is not valid UTF-8") from exc
+        masked = self._pipeline.text(text, self._exchange)
+        return raw if masked is text else masked.encode()
+
+    async def _abort_stream(self, exc: UnmaskableResponse) -> None:
+        """The stream has started, so a 502 is impossible: end it with a problem record."""
+        problem = not_maskable(exc.reason, exc.detail).body(self._problem_base)
+        record = b"event: shield-error\ndata: " + problem + b"\n\n" if self._kind is BodyKind.EVENTS else problem + b"\n"
+        self._mode = _Mode.DISCARD
+        codec = self._codec
+        body = record if codec is None else codec.encode(record, final=True)
+        await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+    # -- failing closed -------------------------------------------------------------
+
+    async def _fail(self, exc: UnmaskableResponse) -> None:
+        """Nothing of the app's response is sent: only a 502 problem document."""
+        self._mode = _Mode.DISCARD
+        self._chunks = []
+        await send_problem(self._send, not_maskable(exc.reason, exc.detail), self._problem_base)
+
+
+def _parse(decoded: bytes) -> Any:
+    try:
+        return jsoncodec.loads(decoded)
+    except jsoncodec.MalformedJSON as exc:
+        raise UnmaskableResponse("invalid-body", "body is not valid JSON") from exc
+
+
+def _serialise(document: Any) -> bytes:
+    try:
+        return jsoncodec.dumps(document)
+    except jsoncodec.MalformedJSON as exc:
+        raise UnmaskableResponse("invalid-body", "body cannot be re-encoded as JSON") from exc
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

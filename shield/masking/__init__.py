@@ -1,0 +1,1 @@
+"""Personal-data masking: detectors for free text, value maskers and the JSON walk."""

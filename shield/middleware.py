@@ -1,0 +1,75 @@
+"""ShieldMiddleware: the drop-in, pure-ASGI entry point."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shield.compiled import CompiledPolicy
+from shield.guard import ResponseGuard
+from shield.identity import ViewerResolver, viewer_from_scope
+from shield.pipeline import Exchange
+from shield.policy import Policy
+
+__all__ = ["ShieldMiddleware"]
+
+# Server extensions that send a file without passing its bytes through ``send``.
+_FILE_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
+# A range of a masked body cannot be checked: ask the app for the whole body instead.
+_RANGE_HEADERS = (b"range", b"if-range")
+
+
+class ShieldMiddleware:
+    """Protect every HTTP response of ``app`` according to ``policy``.
+
+    >>> app = ShieldMiddleware(app, Policy.from_toml("shield.toml"))  # doctest: +SKIP
+
+    ``viewer`` overrides how the caller is identified for owner/role unmasking (by
+    default Starlette's ``scope["user"]`` and ``scope["auth"]``). Lifespan and websocket
+    scopes pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, policy: Policy, *, viewer: ViewerResolver | None = None) -> None:
+        if not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a shield.Policy, got {type(policy).__name__}")
+        self.app = app
+        self.policy = policy
+        self._compiled = CompiledPolicy(policy)
+        self._viewer = viewer or (viewer_from_scope if policy.identity.user_from_scope else _anonymous)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        plan = self._compiled.plan_for(scope)
+        if plan.pipeline is None:
+            await self.app(scope, receive, send)
+            return
+        scope = _inspectable(scope)
+        guard = ResponseGuard(
+            send,
+            Exchange(scope=scope, resolver=self._viewer),
+            plan.pipeline,
+            text_bodies=plan.text_bodies,
+            max_body_bytes=self.policy.max_body_bytes,
+            problem_base=self.policy.problem_base,
+        )
+        await self.app(scope, receive, guard)
+
+
+def _inspectable(scope: Scope) -> Scope:
+    """A scope in which the app sends every byte through ``send``, and never a range."""
+    extensions = scope.get("extensions") or {}
+    file_send = any(name in extensions for name in _FILE_EXTENSIONS)
+    ranged = any(name in _RANGE_HEADERS for name, _ in scope.get("headers", ()))
+    if not (file_send or ranged):
+        return scope
+    scope = dict(scope)
+    if file_send:
+        scope["extensions"] = {k: v for k, v in extensions.items() if k not in _FILE_EXTENSIONS}
+    if ranged:
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in _RANGE_HEADERS]
+    return scope
+
+
+def _anonymous(scope: Scope) -> None:
+    return None

@@ -1,0 +1,204 @@
+"""The policy: the single, immutable place where shield is configured.
+
+Build it with :meth:`Policy.from_dict` or :meth:`Policy.from_toml`. Everything is
+validated when it is loaded; the middleware compiles it once and reads only the
+compiled form on the hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shield._config import Table, suggest
+from shield.errors import PolicyError
+from shield.masking.maskers import MASKER_KINDS
+from shield.masking.paths import parse_field_path
+
+__all__ = ["MaskRule", "MaskingSettings", "Policy", "RoutePolicy"]
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_PROBLEM_BASE = "https://shield.invalid/problems/"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+@dataclass(frozen=True, slots=True)
+class MaskRule:
+    """Mask the values at ``field`` (a key name or a JSON path) with the masker ``kind``."""
+
+    field: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class MaskingSettings:
+    """How responses are masked; a route can switch masking off or add rules."""
+
+    free_text: bool = True
+    integers: bool = True
+    text_bodies: bool = False
+    owner_field: str | None = None
+    unmask_roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """Settings for requests whose path matches ``path`` (a Starlette path template)."""
+
+    path: str
+    methods: frozenset[str] | None = None
+    masking: bool = True
+    mask: tuple[MaskRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    """Who is asking: used to unmask a record for its owner or for named roles.
+
+    ``user_from_scope`` reads ``scope["user"].identity`` and ``scope["auth"].scopes`` as
+    set by Starlette's AuthenticationMiddleware (or any auth that fills them in).
+    """
+
+    user_from_scope: bool = True
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Secret:
+    """A secret value that never shows up in a repr or a log line."""
+
+    value: bytes
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything shield enforces, validated and immutable."""
+
+    mask: tuple[MaskRule, ...] = ()
+    masking: MaskingSettings = field(default_factory=MaskingSettings)
+    routes: tuple[RoutePolicy, ...] = ()
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    problem_base: str = DEFAULT_PROBLEM_BASE
+    hash_key: Secret | None = None
+    demo: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """Validate ``data`` (the same shape as the TOML file) into a policy.
+
+        Raises :class:`~shield.errors.PolicyError` naming the offending key.
+        """
+        root = Table(data)
+        demo = root.value("demo", bool, False)
+        masking_table = root.table("masking")
+        masking = MaskingSettings(
+            free_text=masking_table.value("free_text", bool, True),
+            integers=masking_table.value("integers", bool, True),
+            text_bodies=masking_table.value("text_bodies", bool, False),
+            owner_field=masking_table.value("owner_field", str, "") or None,
+            unmask_roles=frozenset(masking_table.strings("unmask_roles")),
+        )
+        masking_table.finish()
+        rules = _read_rules(root)
+        routes = tuple(_read_route(table) for table in root.tables("route"))
+        identity_table = root.table("identity")
+        identity = IdentitySettings(user_from_scope=identity_table.value("user_from_scope", bool, True))
+        identity_table.finish()
+        secrets = root.table("secrets")
+        hash_key = secrets.secret("hash_key")
+        secrets.finish()
+        max_body_bytes = root.positive_int("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        problem_base = root.value("problem_base", str, DEFAULT_PROBLEM_BASE)
+        root.finish()
+        all_rules = [(f"mask[{i}]", r) for i, r in enumerate(rules)] + [
+            (f"route[{i}].mask[{j}]", r) for i, route in enumerate(routes) for j, r in enumerate(route.mask)
+        ]
+        needs_key = next((where for where, rule in all_rules if rule.kind == "hash"), None)
+        if needs_key and hash_key is None:
+            if not demo:
+                raise PolicyError(
+                    "secrets.hash_key",
+                    f"required by {needs_key} (kind 'hash'); set it, preferably from the "
+                    'environment: hash_key = { env = "SHIELD_HASH_KEY" }',
+                )
+            warnings.warn("demo mode: using a built-in, public hash key", stacklevel=2)
+        return cls(
+            mask=tuple(rules),
+            masking=masking,
+            routes=routes,
+            identity=identity,
+            max_body_bytes=max_body_bytes,
+            problem_base=problem_base,
+            hash_key=Secret(hash_key.encode()) if hash_key else _demo_key(demo),
+            demo=demo,
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Policy:
+        """Load and validate a TOML policy file."""
+        try:
+            with Path(path).open("rb") as file:
+                data = tomllib.load(file)
+        except OSError as exc:
+            raise PolicyError("", f"cannot read policy file {path}: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError("", f"{path}: invalid TOML: {exc}") from exc
+        return cls.from_dict(data)
+
+
+def _demo_key(demo: bool) -> Secret | None:
+    return Secret(hashlib.sha256(b"shield demo key: not secret").digest()) if demo else None
+
+
+def _read_rules(table: Table, key: str = "mask") -> list[MaskRule]:
+    rules = []
+    for rule_table in table.tables(key):
+        field_path = rule_table.value("field", str, "")
+        if not field_path:
+            raise PolicyError(rule_table.key_path("field"), "required: a key name or a JSON path")
+        try:
+            parse_field_path(field_path)
+        except ValueError as exc:
+            raise PolicyError(rule_table.key_path("field"), str(exc)) from exc
+        kind = rule_table.value("kind", str, "")
+        if kind not in MASKER_KINDS:
+            raise PolicyError(
+                rule_table.key_path("kind"),
+                f"unknown masker {kind!r}{suggest(kind, MASKER_KINDS)}; expected one of {', '.join(MASKER_KINDS)}",
+            )
+        rule_table.finish()
+        rules.append(MaskRule(field=field_path, kind=kind))
+    return rules
+
+
+def _read_route(table: Table) -> RoutePolicy:
+    from starlette.routing import compile_path  # noqa: PLC0415  # keep policy import light
+
+    path = table.value("path", str, "")
+    if not path.startswith("/"):
+        raise PolicyError(table.key_path("path"), f"expected a path template starting with '/', got {path!r}")
+    try:
+        compile_path(path)
+    except (ValueError, AssertionError, KeyError) as exc:
+        raise PolicyError(table.key_path("path"), f"invalid path template: {exc}") from exc
+    methods = table.strings("methods")
+    for index, method in enumerate(methods):
+        if method.upper() not in _METHODS:
+            raise PolicyError(f"{table.key_path('methods')}[{index}]", f"unknown HTTP method {method!r}")
+    route = RoutePolicy(
+        path=path,
+        methods=frozenset(m.upper() for m in methods) or None,
+        masking=table.value("masking", bool, True),
+        mask=tuple(_read_rules(table)),
+    )
+    table.finish()
+    return route
+
