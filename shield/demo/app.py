@@ -1,0 +1,97 @@
+"""The demo API, unprotected: ``create_app()``; protected: ``create_protected_app()``.
+
+Like the API the Taobao crawler walked, it returns more than its site would show: full
+phone numbers and emails, offset pagination and sequential ids.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser, SimpleUser
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from shield.demo.data import comments, users
+from shield.middleware import ShieldMiddleware
+from shield.policy import Policy
+
+DEMO_USER_HEADER = "x-demo-user"
+
+
+class DemoHeaderAuth(AuthenticationBackend):
+    """Demo only: trusts a header naming the user. A real app verifies a session or token."""
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        user_id = conn.headers.get(DEMO_USER_HEADER)
+        if not user_id:
+            return None
+        return AuthCredentials(["authenticated"]), SimpleUser(user_id)
+
+
+def _page(request: Request, rows: list[dict[str, Any]]) -> JSONResponse:
+    try:
+        offset = max(int(request.query_params.get("offset", "0")), 0)
+        limit = min(max(int(request.query_params.get("limit", "20")), 1), 100)
+    except ValueError:
+        return JSONResponse({"detail": "offset and limit must be integers"}, status_code=400)
+    items = rows[offset : offset + limit]
+    following = offset + limit
+    return JSONResponse(
+        {
+            "items": items,
+            "total": len(rows),
+            "next": f"{request.url.path}?offset={following}&limit={limit}" if following < len(rows) else None,
+        }
+    )
+
+
+def create_app(user_count: int = 1000) -> Starlette:
+    """The unprotected demo API."""
+    people = users(user_count)
+    by_id = {person["id"]: person for person in people}
+    remarks = comments(people, user_count * 2)
+
+    async def list_users(request: Request) -> JSONResponse:
+        return _page(request, people)
+
+    async def get_user(request: Request) -> JSONResponse:
+        person = by_id.get(request.path_params["user_id"])
+        return JSONResponse(person) if person else JSONResponse({"detail": "not found"}, status_code=404)
+
+    async def list_comments(request: Request) -> JSONResponse:
+        return _page(request, remarks)
+
+    async def me(request: Request) -> JSONResponse:
+        if not request.user.is_authenticated:
+            return JSONResponse({"detail": f"send the {DEMO_USER_HEADER} header"}, status_code=401)
+        person = by_id.get(int(request.user.identity)) if request.user.identity.isdigit() else None
+        return JSONResponse(person) if person else JSONResponse({"detail": "not found"}, status_code=404)
+
+    return Starlette(
+        routes=[
+            Route("/users", list_users),
+            Route("/users/{user_id:int}", get_user),
+            Route("/comments", list_comments),
+            Route("/me", me),
+        ],
+        middleware=[Middleware(AuthenticationMiddleware, backend=DemoHeaderAuth())],
+    )
+
+
+def demo_policy() -> Policy:
+    """The example policy shipped with the demo."""
+    text = resources.files("shield.demo").joinpath("policy.toml").read_text(encoding="utf-8")
+    return Policy.from_dict(tomllib.loads(text))
+
+
+def create_protected_app(user_count: int = 1000, policy: Policy | None = None) -> ASGIApp:
+    """The demo API behind shield."""
+    return ShieldMiddleware(create_app(user_count), policy or demo_policy())

@@ -1,0 +1,84 @@
+"""``shield demo`` served by uvicorn, queried over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shield.demo.data import users
+
+SHIELD = Path(sysconfig.get_path("scripts")) / "shield"
+PHONE = re.compile(r"1[3-9]\d{9}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve(*args: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603  # our own entry point, fixed arguments
+        [str(SHIELD), "demo", "--port", str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(base + "/users?limit=1", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("demo did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def protected() -> Iterator[str]:
+    yield from serve()
+
+
+@pytest.fixture(scope="module")
+def unprotected() -> Iterator[str]:
+    yield from serve("--unprotected")
+
+
+def test_unprotected_demo_leaks_phones(unprotected: str) -> None:
+    body = httpx.get(unprotected + "/users?limit=50").text
+    assert len(PHONE.findall(body)) >= 50
+
+
+def test_protected_demo_masks_every_page(protected: str) -> None:
+    phones = {person["phone"] for person in users(1000)}
+    for offset in (0, 100, 900):
+        for path in ("/users", "/comments"):
+            response = httpx.get(f"{protected}{path}?offset={offset}&limit=100")
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "application/json"
+            assert not phones & set(PHONE.findall(response.text))
+            assert "@example.com" not in response.text.replace("***@example.com", "")
+
+
+def test_owner_sees_own_record_in_clear(protected: str) -> None:
+    me = users(2)[1]
+    own = httpx.get(protected + "/me", headers={"x-demo-user": str(me["id"])})
+    assert own.status_code == 200
+    assert own.json()["phone"] == me["phone"]
+    assert "private" in own.headers["cache-control"]
+    other = httpx.get(f"{protected}/users/{me['id']}", headers={"x-demo-user": "1"})
+    assert other.json()["phone"] != me["phone"]

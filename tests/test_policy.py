@@ -1,0 +1,140 @@
+"""Policy loading: validation names the exact key, secrets never have silent defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shield import Policy, PolicyError
+from shield.policy import MaskRule
+
+
+def error_of(data: dict[str, object]) -> str:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_dict(data)
+    return str(caught.value)
+
+
+def test_empty_policy_masks_free_text_by_default() -> None:
+    policy = Policy.from_dict({})
+    assert policy.masking.free_text
+    assert policy.mask == ()
+    assert policy.hash_key is None
+
+
+def test_rules_and_routes_are_read_in_order() -> None:
+    policy = Policy.from_dict(
+        {
+            "mask": [{"field": "phone", "kind": "phone"}, {"field": "items[*].buyer.username", "kind": "username"}],
+            "route": [{"path": "/internal/{rest:path}", "methods": ["get"], "masking": False}],
+        }
+    )
+    assert policy.mask == (MaskRule("phone", "phone"), MaskRule("items[*].buyer.username", "username"))
+    assert policy.routes[0].methods == frozenset({"GET"})
+    assert policy.routes[0].masking is False
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"mask": [{"field": "a", "kind": "phone"}, {"field": "b", "kind": "email"}, {"field": "c", "kind": "phne"}]},
+            "mask[2].kind: unknown masker 'phne' (did you mean 'phone'?)",
+        ),
+        ({"mask": [{"field": "phone", "kind": "phone", "knd": 1}]}, "mask[0].knd: unknown key (did you mean 'kind'?)"),
+        ({"masking": {"fre_text": False}}, "masking.fre_text: unknown key (did you mean 'free_text'?)"),
+        ({"maskng": {}}, "maskng: unknown key (did you mean 'masking'?)"),
+        ({"masking": {"free_text": "yes"}}, "masking.free_text: expected a boolean, got str 'yes'"),
+        ({"max_body_bytes": 0}, "max_body_bytes: must be a positive integer, got 0"),
+        ({"max_body_bytes": True}, "max_body_bytes: expected an integer, got bool True"),
+        ({"mask": {"field": "x"}}, "mask: expected a list of tables"),
+        ({"mask": [{"kind": "phone"}]}, "mask[0].field: required"),
+        ({"mask": [{"field": "a..b", "kind": "phone"}]}, "mask[0].field: invalid field path 'a..b'"),
+        ({"mask": [{"field": "a[0]", "kind": "phone"}]}, "mask[0].field: invalid field path"),
+        ({"route": [{"path": "users"}]}, "route[0].path: expected a path template starting with '/'"),
+        ({"route": [{"path": "/u", "methods": ["FETCH"]}]}, "route[0].methods[0]: unknown HTTP method 'FETCH'"),
+        (
+            {"route": [{"path": "/u", "mask": [{"field": "x", "kind": "emial"}]}]},
+            "route[0].mask[0].kind: unknown masker 'emial' (did you mean 'email'?)",
+        ),
+        ({"masking": {"unmask_roles": ["ok", ""]}}, "masking.unmask_roles[1]: expected a non-empty string"),
+    ],
+)
+def test_errors_name_the_key_and_the_problem(data: dict[str, object], expected: str) -> None:
+    assert expected in error_of(data)
+
+
+def test_hash_rule_requires_a_key_outside_demo_mode() -> None:
+    message = error_of({"mask": [{"field": "user_id", "kind": "hash"}]})
+    assert message.startswith("secrets.hash_key: required by mask[0] (kind 'hash')")
+
+
+def test_demo_mode_has_a_public_key_and_says_so() -> None:
+    with pytest.warns(UserWarning, match="demo mode"):
+        policy = Policy.from_dict({"demo": True, "mask": [{"field": "user_id", "kind": "hash"}]})
+    assert policy.hash_key is not None
+
+
+def test_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIELD_TEST_KEY", "k" * 32)
+    policy = Policy.from_dict(
+        {"secrets": {"hash_key": {"env": "SHIELD_TEST_KEY"}}, "mask": [{"field": "uid", "kind": "hash"}]}
+    )
+    assert policy.hash_key is not None
+    assert policy.hash_key.value == b"k" * 32
+    assert "kkkk" not in repr(policy)
+
+
+def test_missing_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHIELD_ABSENT_KEY", raising=False)
+    message = error_of({"secrets": {"hash_key": {"env": "SHIELD_ABSENT_KEY"}}})
+    assert message == "secrets.hash_key: environment variable SHIELD_ABSENT_KEY is not set"
+
+
+def test_short_secret_is_refused() -> None:
+    assert error_of({"secrets": {"hash_key": "short"}}).startswith("secrets.hash_key: too short")
+
+
+def test_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "shield.toml"
+    path.write_text(
+        """
+max_body_bytes = 65536
+
+[masking]
+owner_field = "user_id"
+unmask_roles = ["support"]
+
+[[mask]]
+field = "*.contact.mobile"
+kind = "phone"
+
+[[route]]
+path = "/users/{id:int}"
+[[route.mask]]
+field = "nickname"
+kind = "username"
+""",
+        encoding="utf-8",
+    )
+    policy = Policy.from_toml(path)
+    assert policy.max_body_bytes == 65536
+    assert policy.masking.owner_field == "user_id"
+    assert policy.masking.unmask_roles == frozenset({"support"})
+    assert policy.routes[0].mask == (MaskRule("nickname", "username"),)
+
+
+def test_toml_errors_are_policy_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[masking\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="invalid TOML"):
+        Policy.from_toml(broken)
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        Policy.from_toml(tmp_path / "missing.toml")
+
+
+def test_policy_is_immutable() -> None:
+    policy = Policy.from_dict({})
+    with pytest.raises(AttributeError):
+        policy.max_body_bytes = 1  # type: ignore[misc]
