@@ -87,7 +87,9 @@ class Table:
             raise PolicyError(self.key_path(key), f"expected a list of strings, got {describe(values)}")
         for index, item in enumerate(values):
             if not isinstance(item, str) or not item:
-                raise PolicyError(f"{self.key_path(key)}[{index}]", f"expected a non-empty string, got {describe(item)}")
+                raise PolicyError(
+                    f"{self.key_path(key)}[{index}]", f"expected a non-empty string, got {describe(item)}"
+                )
         return tuple(values)
 
     def table(self, key: str) -> Table:

@@ -52,7 +52,6 @@ class CompiledPolicy:
         return self.default
 
 
-
 def _pipeline(policy: Policy, route_rules: tuple[MaskRule, ...]) -> ResponsePipeline:
     """Route rules come first: the first matching rule wins."""
     settings = policy.masking

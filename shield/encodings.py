@@ -53,9 +53,16 @@ class BodyCodec:
         if self._identity:
             return
         if self._decoder is None and self._pending_deflate:
-            self._inflate(b"", force=True)
+            try:
+                self._inflate(b"", force=True)
+            except zlib.error as exc:  # a one-byte "deflate" body is sniffed only here
+                raise UnmaskableResponse("corrupt-encoding", f"cannot decode {self.encoding} body") from exc
         if self._decoder is not None and not self._decoder.eof:
             raise UnmaskableResponse("corrupt-encoding", f"truncated {self.encoding} body")
+
+    def release(self) -> None:
+        """Restart the size budget: a streamed body is bounded per message, not in total."""
+        self._decoded = 0
 
     def encode(self, data: bytes, *, final: bool) -> bytes:
         """Re-encode output in the response's own encoding (sync-flushed while streaming)."""

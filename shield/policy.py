@@ -201,4 +201,3 @@ def _read_route(table: Table) -> RoutePolicy:
     )
     table.finish()
     return route
-

@@ -23,7 +23,9 @@ class Problem:
     detail: str
 
     def body(self, base: str) -> bytes:
-        return orjson.dumps({"type": base + self.slug, "title": self.title, "status": self.status, "detail": self.detail})
+        return orjson.dumps(
+            {"type": base + self.slug, "title": self.title, "status": self.status, "detail": self.detail}
+        )
 
 
 async def send_problem(

@@ -21,7 +21,6 @@ settings.register_profile(
 settings.load_profile(os.environ.get("SHIELD_HYPOTHESIS_PROFILE", "default"))
 
 
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No test may skip: a skipped Redis or end-to-end test would hide a broken guarantee."""
     terminal = session.config.pluginmanager.get_plugin("terminalreporter")

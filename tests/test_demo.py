@@ -28,7 +28,7 @@ def free_port() -> int:
 
 def serve(*args: str) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603  # our own entry point, fixed arguments
+    process = subprocess.Popen(  # our own entry point, fixed arguments
         [str(SHIELD), "demo", "--port", str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     base = f"http://127.0.0.1:{port}"

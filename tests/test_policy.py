@@ -39,7 +39,13 @@ def test_rules_and_routes_are_read_in_order() -> None:
     ("data", "expected"),
     [
         (
-            {"mask": [{"field": "a", "kind": "phone"}, {"field": "b", "kind": "email"}, {"field": "c", "kind": "phne"}]},
+            {
+                "mask": [
+                    {"field": "a", "kind": "phone"},
+                    {"field": "b", "kind": "email"},
+                    {"field": "c", "kind": "phne"},
+                ]
+            },
             "mask[2].kind: unknown masker 'phne' (did you mean 'phone'?)",
         ),
         ({"mask": [{"field": "phone", "kind": "phone", "knd": 1}]}, "mask[0].knd: unknown key (did you mean 'kind'?)"),

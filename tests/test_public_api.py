@@ -38,7 +38,9 @@ def test_mask_json_leaves_its_input_alone() -> None:
 
 
 def test_mask_json_applies_policy_rules() -> None:
-    policy = shield.Policy.from_dict({"mask": [{"field": "secret", "kind": "drop"}, {"field": "nick", "kind": "redact"}]})
+    policy = shield.Policy.from_dict(
+        {"mask": [{"field": "secret", "kind": "drop"}, {"field": "nick", "kind": "redact"}]}
+    )
     masked = shield.mask_json({"secret": "x", "nick": "tommy", "keep": "plain words"}, policy)
     assert "secret" not in masked
     assert masked["nick"] != "tommy"

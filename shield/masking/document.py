@@ -20,13 +20,12 @@ __all__ = ["DROP", "DocumentMasker"]
 DROP = "drop"
 _MAX_CACHED_KEYS = 4096
 Masker = Callable[[str], str]
-_UNSEEN: Any = object()
 
 
 class DocumentMasker:
     """Compiled masking for one set of rules; safe to share between requests."""
 
-    __slots__ = ("_free_text", "_integers", "_key_cache", "_matcher", "_maskers", "_owner_field")
+    __slots__ = ("_free_text", "_integers", "_key_cache", "_maskers", "_matcher", "_owner_field")
 
     def __init__(
         self,
@@ -146,13 +145,13 @@ class DocumentMasker:
 
         Cached: the same keys repeat in every record.
         """
-        cached = self._key_cache.get(key, _UNSEEN)
-        if cached is _UNSEEN:
-            masked = mask_text(key)
-            cached = None if masked is key else masked
-            if len(self._key_cache) < _MAX_CACHED_KEYS:
-                self._key_cache[key] = cached
-        return cached
+        if key in self._key_cache:
+            return self._key_cache[key]
+        masked = mask_text(key)
+        result = None if masked is key else masked
+        if len(self._key_cache) < _MAX_CACHED_KEYS:
+            self._key_cache[key] = result
+        return result
 
 
 def _as_id(value: Any) -> str | None:
