@@ -1,0 +1,1 @@
+"""Load tests and measurements for shield; not part of the test run (see README.md)."""

@@ -1,0 +1,151 @@
+"""The variants the overhead harness can measure, registered in one table.
+
+A variant wraps the bare app (or leaves it alone) and says how to tell that its responses are
+right, so a broken variant can never post good numbers. A later issue adds e.g. ``tokens``,
+``quotas-memory``, ``full-redis`` or ``slowapi-memory`` by adding one entry to ``VARIANTS``.
+Anything shield-specific is imported inside the wrapper: the harness runs before shield exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from benchmarks.fakedata import FakeUser
+
+# Deliberately not shield's detector: an independent look for any Chinese mobile that survived.
+_CN_MOBILE = re.compile(r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
+_UNTOUCHED_FIELDS = ("id", "city", "created_at")
+
+MASKING_POLICY: dict[str, Any] = {
+    "mask": [
+        {"field": "phone", "kind": "phone"},
+        {"field": "email", "kind": "email"},
+        {"field": "username", "kind": "username"},
+    ]
+}
+
+Wrap = Callable[["ASGIApp"], "ASGIApp"]
+Check = Callable[[bytes, "Sequence[FakeUser]"], list[str]]
+
+
+class VariantUnavailable(Exception):
+    """The variant cannot be built here (shield not landed yet, backend missing…)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to serve the benchmark app.
+
+    ``check`` returns problems with a response body (empty when it is right);
+    ``targets`` maps an endpoint name to the minimum share of bare req/s the variant must keep.
+    """
+
+    name: str
+    summary: str
+    wrap: Wrap
+    check: Check
+    targets: Mapping[str, float] = field(default_factory=dict)
+
+
+class PassthroughMiddleware:
+    """A pure-ASGI middleware that wraps ``send`` and changes nothing.
+
+    The control: any body-rewriting middleware pays at least this much (one extra call layer and
+    a wrapped ``send``), so bare-vs-passthrough shows the harness's resolution.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def forward(message: Message) -> None:
+            await send(message)
+
+        await self.app(scope, receive, forward)
+
+
+def _records(body: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return [], [f"body is not JSON: {exc}"]
+    if isinstance(doc, dict) and isinstance(doc.get("items"), list):
+        return doc["items"], []
+    if isinstance(doc, dict):
+        return [doc], []
+    return [], [f"unexpected JSON shape: {type(doc).__name__}"]
+
+
+def _same_rows(records: list[dict[str, Any]], expected: Sequence[FakeUser]) -> list[str]:
+    if len(records) != len(expected):
+        return [f"expected {len(expected)} records, got {len(records)}"]
+    pairs = zip(records, expected, strict=True)
+    return [f"record {u.id} differs from the app's row" for r, u in pairs if r != u.json_row()][:3]
+
+
+def check_unchanged(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+    """The body is the app's own rows, byte for byte in meaning (bare, passthrough)."""
+    records, problems = _records(body)
+    return problems or _same_rows(records, expected)
+
+
+def check_masked(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+    """Same records, but no phone, email or username of theirs survives anywhere in the body."""
+    records, problems = _records(body)
+    if problems:
+        return problems
+    if len(records) != len(expected):
+        return [f"expected {len(expected)} records, got {len(records)}"]
+    text = body.decode()
+    for record, user in zip(records, expected, strict=True):
+        original = user.json_row()
+        for name in _UNTOUCHED_FIELDS:
+            if record.get(name) != original[name]:
+                problems.append(f"record {user.id}: {name} changed but no rule masks it")
+        for name in ("phone", "email", "username"):
+            if record.get(name) == original[name]:
+                problems.append(f"record {user.id}: {name} not masked")
+        problems.extend(
+            f"record {user.id}: {secret!r} leaked"
+            for secret in (user.phone, user.email, *user.bio_phones)
+            if secret in text
+        )
+    if (leak := _CN_MOBILE.search(text)) is not None:
+        problems.append(f"unmasked Chinese mobile in body: {leak.group()!r}")
+    return problems[:5]
+
+
+def _passthrough(app: ASGIApp) -> ASGIApp:
+    return PassthroughMiddleware(app)
+
+
+def _masking(app: ASGIApp) -> ASGIApp:
+    try:
+        from shield import Policy, ShieldMiddleware  # noqa: PLC0415  (lazy on purpose)
+    except ImportError as exc:
+        raise VariantUnavailable(f"shield.ShieldMiddleware/Policy not importable: {exc}") from exc
+    return ShieldMiddleware(app, Policy.from_dict(MASKING_POLICY))
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("bare", "the app as is", lambda app: app, check_unchanged),
+        Variant("passthrough", "no-op pure-ASGI middleware (control)", _passthrough,
+                check_unchanged),
+        Variant("masking", "ShieldMiddleware masking phone, email, username + free text",
+                _masking, check_masked, targets={"list": 0.90, "single": 0.95}),
+    )
+}  # fmt: skip
