@@ -31,7 +31,7 @@ _UNPARSED: Any = object()
 
 class _Mode(enum.Enum):
     HOLD = "hold"  # waiting for http.response.start
-    PASS = "pass"  # forwarding untouched
+    FORWARD = "forward"  # passing messages on untouched
     BUFFER = "buffer"  # collecting the whole body
     STREAM = "stream"  # rewriting as it streams
     DISCARD = "discard"  # a problem was sent: swallow the app's remaining messages
@@ -91,7 +91,7 @@ class ResponseGuard:
 
     async def __call__(self, message: Message) -> None:
         mode = self._mode
-        if mode is _Mode.PASS:
+        if mode is _Mode.FORWARD:
             await self._send(message)
         elif mode is _Mode.DISCARD:
             return
@@ -106,7 +106,9 @@ class ResponseGuard:
             except UnmaskableResponse as exc:
                 await self._fail(exc)
         elif message["type"] in ("http.response.pathsend", "http.response.zerocopysend"):
-            await self._fail(UnmaskableResponse("file-response", "a file response cannot be inspected"))
+            refusal = UnmaskableResponse("file-response", "a file response cannot be inspected")
+            # Once a stream has started its status is sent: end it with a problem record instead.
+            await (self._abort_stream(refusal) if mode is _Mode.STREAM else self._fail(refusal))
         else:
             await self._send(message)
 
@@ -115,25 +117,28 @@ class ResponseGuard:
     async def _on_start(self, message: Message) -> None:
         status: int = message["status"]
         self._exchange.status = status
-        headers = MutableHeaders(raw=list(message["headers"]))
+        headers = MutableHeaders(raw=list(message.get("headers", ())))  # optional in ASGI
         self._kind = classify(headers.get("content-type"), text_bodies=self._text_bodies)
         if status < 200 or status in (204, 304) or self._kind is BodyKind.OPAQUE:
-            self._mode = _Mode.PASS
+            self._mode = _Mode.FORWARD
             await self._send(message)
             return
         if status == 206:
             await self._fail(UnmaskableResponse("partial-content", "a range of an inspected body cannot be checked"))
             return
-        self._codec = codec_for(headers.get("content-encoding", ""), self._limit)
+        # Every Content-Encoding line counts: "identity" first must not hide a "gzip" after it.
+        encoding = ", ".join(headers.getlist("content-encoding"))
+        self._codec = codec_for(encoding, self._limit)
         if self._codec is None:
-            encoding = headers.get("content-encoding", "")
-            await self._fail(UnmaskableResponse("unsupported-encoding", f"content-encoding {encoding!r} cannot be read"))
+            await self._fail(
+                UnmaskableResponse("unsupported-encoding", f"content-encoding {encoding!r} cannot be read")
+            )
             return
         self._protect(headers)
         self._start = {**message, "headers": headers.raw}
         if self._exchange.scope.get("method") == "HEAD":
             del headers["content-length"]  # the masked length is unknowable without the body
-            self._mode = _Mode.PASS
+            self._mode = _Mode.FORWARD
             await self._send(self._start)
         elif self._kind in (BodyKind.LINES, BodyKind.EVENTS):
             for name in _REPRESENTATION_HEADERS:
@@ -175,14 +180,14 @@ class ResponseGuard:
             headers["content-length"] = str(len(rewritten))
             if "accept-ranges" in headers:
                 headers["accept-ranges"] = "none"
-        self._mode = _Mode.PASS
+        self._mode = _Mode.FORWARD
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": original if rewritten is None else rewritten})
 
     def _rewrite(self, original: bytes) -> bytes | None:
         """The new body, or None when nothing changed (the original goes out byte-identical)."""
         codec = self._codec
-        assert codec is not None  # noqa: S101  # set in _on_start before BUFFER mode
+        assert codec is not None  # set in _on_start before BUFFER mode
         decoded = codec.decode(original)
         codec.finish()
         if not decoded.strip():
@@ -208,7 +213,9 @@ class ResponseGuard:
         try:
             text = decoded.decode(charset)
         except (LookupError, UnicodeDecodeError) as exc:
-            raise UnmaskableResponse("invalid-body", f"body is not valid {charset or 'text in a known charset'}") from exc
+            raise UnmaskableResponse(
+                "invalid-body", f"body is not valid {charset or 'text in a known charset'}"
+            ) from exc
         masked = self._pipeline.text(text, self._exchange)
         if masked is text:
             return None
@@ -221,9 +228,10 @@ class ResponseGuard:
 
     async def _stream(self, message: Message) -> None:
         codec = self._codec
-        assert codec is not None  # noqa: S101  # set in _on_start before STREAM mode
+        assert codec is not None  # set in _on_start before STREAM mode
         more = message.get("more_body", False)
         try:
+            codec.release()  # records are bounded (self._pending below), the whole stream is not
             self._pending += codec.decode(message.get("body", b""))
             if not more:
                 codec.finish()
@@ -288,7 +296,10 @@ class ResponseGuard:
                 text = self._text_bytes(raw)
                 return None if text is raw else text
             raise UnmaskableResponse("invalid-body", "a streamed record is not valid JSON") from exc
-        document, changes = self._pipeline.document(document, self._exchange)
+        try:
+            document, changes = self._pipeline.document(document, self._exchange)
+        except RecursionError as exc:
+            raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
         return _serialise(document) if changes else None
 
     def _text_bytes(self, raw: bytes) -> bytes:
@@ -302,7 +313,9 @@ class ResponseGuard:
     async def _abort_stream(self, exc: UnmaskableResponse) -> None:
         """The stream has started, so a 502 is impossible: end it with a problem record."""
         problem = not_maskable(exc.reason, exc.detail).body(self._problem_base)
-        record = b"event: shield-error\ndata: " + problem + b"\n\n" if self._kind is BodyKind.EVENTS else problem + b"\n"
+        record = (
+            b"event: shield-error\ndata: " + problem + b"\n\n" if self._kind is BodyKind.EVENTS else problem + b"\n"
+        )
         self._mode = _Mode.DISCARD
         codec = self._codec
         body = record if codec is None else codec.encode(record, final=True)

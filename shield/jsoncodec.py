@@ -9,6 +9,7 @@ verbatim with ``orjson.Fragment``.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -20,6 +21,8 @@ __all__ = ["MalformedJSON", "RawNumber", "dumps", "loads"]
 # faster than a regex over digit-heavy bodies.
 _DIGIT_MAP = bytes(ord("0") if chr(i) in "0123456789." else ord(" ") for i in range(256))
 _RISKY_RUN = b"0" * 16
+# A three-digit negative exponent may underflow a double (1e-400 -> 0.0, 7e-324 -> 5e-324).
+_TINY_EXPONENT = re.compile(rb"[eE]-0*[1-9][0-9]{2}")
 _MAX_EXACT_INT_DIGITS = 18  # always fits orjson's 64-bit integers
 
 
@@ -48,7 +51,8 @@ class RawNumber:
 def loads(body: bytes | str) -> Any:
     """Parse a JSON document; numbers that a double cannot hold come back as RawNumber."""
     raw = body.encode() if isinstance(body, str) else body
-    if _RISKY_RUN not in raw.translate(_DIGIT_MAP):
+    tiny = (b"e-" in raw or b"E-" in raw) and _TINY_EXPONENT.search(raw) is not None
+    if not tiny and _RISKY_RUN not in raw.translate(_DIGIT_MAP):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
