@@ -118,8 +118,15 @@ class ResponseGuard:
         status: int = message["status"]
         self._exchange.status = status
         headers = MutableHeaders(raw=list(message.get("headers", ())))  # optional in ASGI
+        content_types = set(headers.getlist("content-type"))
+        if len(content_types) > 1:  # clients disagree on which one counts: refuse to guess
+            await self._fail(UnmaskableResponse("ambiguous-content-type", "several different Content-Type headers"))
+            return
         self._kind = classify(headers.get("content-type"), text_bodies=self._text_bodies)
         if status < 200 or status in (204, 304) or self._kind is BodyKind.OPAQUE:
+            if status == 304:  # refreshes a cached response: must keep its privacy headers
+                self._protect(headers)
+                message = {**message, "headers": headers.raw}
             self._mode = _Mode.FORWARD
             await self._send(message)
             return
@@ -197,8 +204,10 @@ class ResponseGuard:
             try:
                 document = jsoncodec.loads(decoded)
             except jsoncodec.MalformedJSON:
-                if not _is_utf8(decoded):
-                    return None
+                if not _is_utf8(decoded):  # binary or a legacy charset: shield cannot read it
+                    raise UnmaskableResponse(
+                        "unlabelled-body", "a body without Content-Type is neither JSON nor UTF-8 text"
+                    ) from None
         elif self._kind is BodyKind.JSON:
             document = _parse(decoded)
         if document is not _UNPARSED:
@@ -207,6 +216,7 @@ class ResponseGuard:
             except RecursionError as exc:
                 raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
             if not changes:
+                _check_lossless(document, decoded)
                 return None
             return codec.encode(_serialise(document), final=True)
         charset = charset_of(self._start_header("content-type")) or ""
@@ -300,7 +310,10 @@ class ResponseGuard:
             document, changes = self._pipeline.document(document, self._exchange)
         except RecursionError as exc:
             raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
-        return _serialise(document) if changes else None
+        if changes:
+            return _serialise(document)
+        _check_lossless(document, raw)
+        return None
 
     def _text_bytes(self, raw: bytes) -> bytes:
         try:
@@ -342,6 +355,19 @@ def _serialise(document: Any) -> bytes:
         return jsoncodec.dumps(document)
     except jsoncodec.MalformedJSON as exc:
         raise UnmaskableResponse("invalid-body", "body cannot be re-encoded as JSON") from exc
+
+
+def _check_lossless(document: Any, raw: bytes) -> None:
+    """Before the original bytes go out unchanged, make sure the parse saw all of them.
+
+    A parser keeps only the last of duplicate keys, so ``{"a": "<phone>", "a": 1}`` would
+    hide the phone from every rule. Compact bodies (what Starlette and FastAPI send) are
+    confirmed by one fast re-serialisation; others by a duplicate-key scan.
+    """
+    if _serialise(document) == raw.strip():
+        return
+    if jsoncodec.has_duplicate_keys(raw):
+        raise UnmaskableResponse("invalid-body", "JSON object with duplicate keys")
 
 
 def _is_utf8(data: bytes) -> bool:

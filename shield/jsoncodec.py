@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MalformedJSON", "RawNumber", "dumps", "loads"]
+__all__ = ["MalformedJSON", "RawNumber", "dumps", "has_duplicate_keys", "loads"]
 
 # Digits and dots become "0", everything else " ": a long run of "0" marks a number
 # (or a string) that a double might not hold exactly. bytes.translate + `in` is ~50x
@@ -90,3 +90,23 @@ def _exact_loads(raw: bytes) -> Any:
         raise MalformedJSON("body is not valid UTF-8") from exc
     except (json.JSONDecodeError, RecursionError) as exc:
         raise MalformedJSON(str(exc) if not isinstance(exc, RecursionError) else "nested too deeply") from exc
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey
+    return result
+
+
+def has_duplicate_keys(raw: bytes) -> bool:
+    """True when an object in the (valid) JSON document repeats a key."""
+    try:
+        json.loads(raw, object_pairs_hook=_refuse_duplicates, parse_float=str, parse_int=str)
+    except _DuplicateKey:
+        return True
+    return False

@@ -212,11 +212,6 @@ async def test_bodies_without_personal_data_are_byte_identical(
     assert response.headers["content-length"] == str(len(expected))
 
 
-@pytest.mark.xfail(
-    reason="known leak: orjson keeps the last of duplicate keys, nothing changes, and the original "
-    "bytes (holding the first value) go out unmasked; see the middleware test report",
-    strict=True,
-)
 async def test_a_duplicate_key_cannot_smuggle_personal_data() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
@@ -272,8 +267,9 @@ async def test_a_start_message_without_headers_is_valid_asgi() -> None:
     assert messages[1]["body"] == f"call {PHONE_MASKED}".encode()
 
 
-async def test_unlabelled_binary_passes_untouched(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/unlabelled/clean")).content == b"\x00\x01binary\xff"
+async def test_unlabelled_binary_fails_closed(client: httpx.AsyncClient) -> None:
+    """Unlabelled bytes that are neither JSON nor UTF-8 cannot be read, so they are refused."""
+    assert_problem(await client.get("/unlabelled/clean"), "unlabelled-body")
 
 
 async def test_opaque_media_types_pass_untouched(client: httpx.AsyncClient) -> None:
@@ -872,3 +868,53 @@ async def call(asgi: Callable[[Scope, Receive, Send], Awaitable[None]], scope: S
 
     await asgi(scope, idle_receive, send)
     return sent
+
+
+# --- ambiguous and unreadable responses fail closed ----------------------------------------
+
+
+def raw_app(headers: list[tuple[bytes, bytes]], body: bytes, status: int = 200) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+async def test_conflicting_content_types_fail_closed() -> None:
+    app = raw_app([(b"content-type", b"image/png"), (b"content-type", b"application/json")], f'["{PHONE}"]'.encode())
+    async with client_for(ShieldMiddleware(app, POLICY)) as shielded_client:
+        assert_problem(await shielded_client.get("/"), "ambiguous-content-type")
+
+
+async def test_unlabelled_legacy_charset_fails_closed() -> None:
+    app = raw_app([], f"café {PHONE}".encode("latin-1"))
+    async with client_for(ShieldMiddleware(app, POLICY)) as shielded_client:
+        assert_problem(await shielded_client.get("/"), "unlabelled-body")
+
+
+async def test_duplicate_keys_in_pretty_json_without_personal_data_still_pass() -> None:
+    body = b'{\n  "a": 1,\n  "b": [1, 2]\n}'
+    app = raw_app([(b"content-type", b"application/json")], body)
+    async with client_for(ShieldMiddleware(app, POLICY)) as shielded_client:
+        response = await shielded_client.get("/")
+    assert response.content == body
+
+
+async def test_keys_that_mask_alike_both_survive() -> None:
+    other = PHONE[:3] + "1111" + PHONE[-4:]
+    app = raw_app([(b"content-type", b"application/json")], f'{{"{PHONE}": 1, "{other}": 2}}'.encode())
+    async with client_for(ShieldMiddleware(app, POLICY)) as shielded_client:
+        document = (await shielded_client.get("/")).json()
+    assert sorted(document.values()) == [1, 2]
+    assert_no_phone(json.dumps(document))
+    assert PHONE not in json.dumps(document) and other not in json.dumps(document)
+
+
+async def test_not_modified_keeps_privacy_headers_on_viewer_dependent_routes() -> None:
+    app = raw_app([(b"etag", b'"v1"')], b"", status=304)
+    async with client_for(ShieldMiddleware(app, OWNER_POLICY)) as shielded_client:
+        response = await shielded_client.get("/")
+    assert response.status_code == 304
+    assert "private" in response.headers["cache-control"]
+    assert "Authorization" in response.headers["vary"]

@@ -121,9 +121,7 @@ class DocumentMasker:
         for key in dropped:
             del node[key]
         if renamed:
-            items = [(renamed.get(key, key), value) for key, value in node.items()]
-            node.clear()
-            node.update(items)
+            _rename_keys(node, renamed)
         return changes + len(dropped) + len(renamed)
 
     def _apply(self, value: Any, masker: Masker) -> Any:
@@ -152,6 +150,19 @@ class DocumentMasker:
         if len(self._key_cache) < _MAX_CACHED_KEYS:
             self._key_cache[key] = result
         return result
+
+
+def _rename_keys(node: dict[str, Any], renamed: dict[str, str]) -> None:
+    """Replace masked keys in order; two keys that mask alike both survive (``#2``)."""
+    items = list(node.items())
+    node.clear()
+    for key, value in items:
+        new_key = renamed.get(key, key)
+        candidate, number = new_key, 1
+        while candidate in node:
+            number += 1
+            candidate = f"{new_key}#{number}"
+        node[candidate] = value
 
 
 def _as_id(value: Any) -> str | None:
