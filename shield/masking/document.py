@@ -20,12 +20,18 @@ __all__ = ["DROP", "DocumentMasker"]
 DROP = "drop"
 _MAX_CACHED_KEYS = 4096
 Masker = Callable[[str], str]
+_Entry = tuple[int, Masker | None, str | None]
 
 
 class DocumentMasker:
-    """Compiled masking for one set of rules; safe to share between requests."""
+    """Compiled masking for one set of rules; safe to share between requests.
 
-    __slots__ = ("_free_text", "_integers", "_key_cache", "_maskers", "_matcher", "_owner_field")
+    The walk is the hot path of every inspected response, so each key costs one dict
+    lookup: per automaton state, a key maps to (next state, its rule's masker, the key
+    masked), computed once and cached (bounded) since the same keys recur in every record.
+    """
+
+    __slots__ = ("_entries", "_free_text", "_integers", "_maskers", "_matcher", "_owner_field")
 
     def __init__(
         self,
@@ -38,16 +44,16 @@ class DocumentMasker:
     ) -> None:
         """``rules`` are (field path, masker kind) pairs; the first match wins."""
         self._matcher = FieldMatcher(rules)
-        self._maskers: dict[str, Masker] = dict(MASKERS)
+        self._maskers: dict[str, Masker] = {**MASKERS, DROP: _drop}
         if hash_key is not None:
             self._maskers["hash"] = make_hasher(hash_key)
         for _, kind in rules:
-            if kind != DROP and kind not in self._maskers:
+            if kind not in self._maskers:
                 raise ValueError(f"masker {kind!r} is unknown or needs a key that was not given")
         self._free_text = free_text
         self._integers = integers
         self._owner_field = owner_field
-        self._key_cache: dict[str, str | None] = {}
+        self._entries: list[dict[str, _Entry]] = []
 
     def mask(self, document: Any, *, viewer_id: str | None = None, reveal: bool = False) -> tuple[Any, int]:
         """Mask ``document`` in place; return it (a bare scalar may be replaced) and the change count.
@@ -55,8 +61,10 @@ class DocumentMasker:
         ``viewer_id`` unmasks the direct fields of records whose owner field equals it;
         ``reveal`` (a privileged role) leaves values in clear but still drops fields.
         """
-        if type(document) is dict or type(document) is list:
-            return document, self._container(document, self._matcher.start, viewer_id, reveal)
+        if type(document) is dict:
+            return document, self._dict(document, self._matcher.start, viewer_id, reveal)
+        if type(document) is list:
+            return document, self._list(document, self._matcher.start, viewer_id, reveal)
         masked = document if reveal else self._scalar(document)
         return masked, int(masked is not document)
 
@@ -70,16 +78,14 @@ class DocumentMasker:
             return value if masked is None else masked
         return value
 
-    def _container(self, node: dict[str, Any] | list[Any], state: int, viewer_id: str | None, reveal: bool) -> int:
-        if type(node) is list:
-            return self._list(node, state, viewer_id, reveal)
-        return self._dict(node, state, viewer_id, reveal)  # type: ignore[arg-type]  # only dicts remain
-
     def _list(self, node: list[Any], state: int, viewer_id: str | None, reveal: bool) -> int:
         changes = 0
         for index, value in enumerate(node):
-            if type(value) is dict or type(value) is list:
-                changes += self._container(value, state, viewer_id, reveal)
+            kind = type(value)
+            if kind is dict:
+                changes += self._dict(value, state, viewer_id, reveal)
+            elif kind is list:
+                changes += self._list(value, state, viewer_id, reveal)
             elif not reveal:
                 masked = self._scalar(value)
                 if masked is not value:
@@ -87,42 +93,75 @@ class DocumentMasker:
                     changes += 1
         return changes
 
-    def _dict(self, node: dict[str, Any], state: int, viewer_id: str | None, reveal: bool) -> int:
+    def _dict(self, node: dict[str, Any], state: int, viewer_id: str | None, reveal: bool) -> int:  # noqa: PLR0912  # one flat loop is the hot path: splitting it costs a call per value
         owned = reveal or (
             viewer_id is not None and self._owner_field is not None and _as_id(node.get(self._owner_field)) == viewer_id
         )
-        matcher = self._matcher
+        entries = self._entries_of(state)
+        free_text = self._free_text and not owned
+        integers = self._integers and not owned
         changes = 0
-        dropped: list[str] = []
-        renamed: dict[str, str] = {}
+        dropped: list[str] | None = None
+        renamed: dict[str, str] | None = None
         for key, value in node.items():
-            child_state = matcher.step(state, key) if state != DEAD else DEAD
-            action = matcher.action(child_state)
-            if action == DROP:
+            entry = entries.get(key)
+            if entry is None:
+                entry = self._entry(state, key, entries)
+            child, masker, masked_key = entry
+            if masker is _drop:
+                dropped = dropped or []
                 dropped.append(key)
                 continue
-            if not reveal and self._free_text:
-                masked_key = self._masked_key(key)
-                if masked_key is not None:
-                    renamed[key] = masked_key
-            if action is not None:
+            if masked_key is not None and not reveal:
+                renamed = renamed or {}
+                renamed[key] = masked_key
+            kind = type(value)
+            if masker is not None:
                 if not owned:  # an owner sees their own ruled fields (containers too) in clear
-                    masked = self._apply(value, self._maskers[action])
+                    masked = self._apply(value, masker)
                     if masked is not value:
                         node[key] = masked
                         changes += 1
-            elif type(value) is dict or type(value) is list:
-                changes += self._container(value, child_state, viewer_id, reveal)
-            elif not owned:
-                masked = self._scalar(value)
-                if masked is not value:
-                    node[key] = masked
+            elif kind is str:
+                if free_text:
+                    masked = mask_text(value)
+                    if masked is not value:
+                        node[key] = masked
+                        changes += 1
+            elif kind is dict:
+                changes += self._dict(value, child, viewer_id, reveal)
+            elif kind is list:
+                changes += self._list(value, child, viewer_id, reveal)
+            elif kind is int and integers:
+                masked_number = mask_integer(value)
+                if masked_number is not None:
+                    node[key] = masked_number
                     changes += 1
-        for key in dropped:
-            del node[key]
+        if dropped:
+            for key in dropped:
+                del node[key]
+            changes += len(dropped)
         if renamed:
             _rename_keys(node, renamed)
-        return changes + len(dropped) + len(renamed)
+            changes += len(renamed)
+        return changes
+
+    def _entries_of(self, state: int) -> dict[str, _Entry]:
+        entries = self._entries
+        while len(entries) <= state:
+            entries.append({})
+        return entries[state]
+
+    def _entry(self, state: int, key: str, entries: dict[str, _Entry]) -> _Entry:
+        """What a key means in a state; cached, but bounded for maps keyed by ids."""
+        matcher = self._matcher
+        child = matcher.step(state, key) if state != DEAD else DEAD
+        action = matcher.action(child)
+        masked_key = mask_text(key) if self._free_text else key
+        entry = (child, self._maskers[action] if action else None, None if masked_key is key else masked_key)
+        if len(entries) < _MAX_CACHED_KEYS:
+            entries[key] = entry
+        return entry
 
     def _apply(self, value: Any, masker: Masker) -> Any:
         """Apply a field rule's masker; on a container, to every scalar inside it."""
@@ -138,18 +177,9 @@ class DocumentMasker:
         text = getattr(value, "text", None)  # RawNumber keeps its exact source text
         return masker(text if isinstance(text, str) else str(value))
 
-    def _masked_key(self, key: str) -> str | None:
-        """The masked key, or None when it holds nothing personal (maps keyed by phone exist).
 
-        Cached: the same keys repeat in every record.
-        """
-        if key in self._key_cache:
-            return self._key_cache[key]
-        masked = mask_text(key)
-        result = None if masked is key else masked
-        if len(self._key_cache) < _MAX_CACHED_KEYS:
-            self._key_cache[key] = result
-        return result
+def _drop(value: str) -> str:  # pragma: no cover - a marker: dropped fields are deleted, never masked
+    raise AssertionError("drop is handled by the walk")
 
 
 def _rename_keys(node: dict[str, Any], renamed: dict[str, str]) -> None:
