@@ -142,3 +142,11 @@ def test_hasher_is_stable_keyed_and_compact(a: str, b: str) -> None:
 def test_hasher_needs_a_key() -> None:
     with pytest.raises(ValueError, match="key"):
         make_hasher(b"")
+
+
+@given(st.from_regex(r"\A1[3-9][0-9]{9}\Z"))
+def test_mainland_mobile_fast_path_agrees_with_the_general_path(number: str) -> None:
+    """The shortcut for plain mainland mobiles must give exactly the general result."""
+    spaced = f"{number[:3]} {number[3:7]} {number[7:]}"
+    general = mask_phone(spaced).replace(" ", "")
+    assert mask_phone(number) == general

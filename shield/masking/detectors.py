@@ -518,6 +518,10 @@ def _glued_to_code(text: str, start: int, end: int) -> bool:
     return after.isascii() and (after.isdecimal() or after.isupper())
 
 
+# A candidate shorter than this holds fewer than five digits: it cannot leak a number.
+MIN_CANDIDATE_LENGTH: Final = 5
+
+
 def candidate_starts(text: str) -> Iterator[re.Match[str]]:
     """Every run of ``text`` that ``find_spans`` would look at more closely (a superset)."""
     return _CANDIDATE.finditer(text)
@@ -535,7 +539,9 @@ def find_spans(text: str) -> list[Span]:
     taken = len(spans)
     for m in _CANDIDATE.finditer(text):
         start, end = m.span()
-        if end - start < 5 or (taken and any(s.start < end and start < s.end for s in spans[:taken])):
+        if end - start < MIN_CANDIDATE_LENGTH or (
+            taken and any(s.start < end and start < s.end for s in spans[:taken])
+        ):
             continue  # too short to hold five digits, or inside an email
         span = _classify(text, start, end)
         if (

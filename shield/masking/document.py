@@ -13,7 +13,7 @@ from typing import Any
 
 from shield.masking.maskers import MASKERS, make_hasher
 from shield.masking.paths import DEAD, FieldMatcher
-from shield.masking.text import mask_integer, mask_text
+from shield.masking.text import mask_integer, mask_text, mask_texts
 
 __all__ = ["DROP", "DocumentMasker"]
 
@@ -61,10 +61,11 @@ class DocumentMasker:
         ``viewer_id`` unmasks the direct fields of records whose owner field equals it;
         ``reveal`` (a privileged role) leaves values in clear but still drops fields.
         """
-        if type(document) is dict:
-            return document, self._dict(document, self._matcher.start, viewer_id, reveal)
-        if type(document) is list:
-            return document, self._list(document, self._matcher.start, viewer_id, reveal)
+        if type(document) is dict or type(document) is list:
+            batch = _Batch()
+            walk = self._dict if type(document) is dict else self._list
+            changes = walk(document, self._matcher.start, viewer_id, reveal, batch)  # type: ignore[arg-type]
+            return document, changes + batch.apply()
         masked = document if reveal else self._scalar(document)
         return masked, int(masked is not document)
 
@@ -78,14 +79,18 @@ class DocumentMasker:
             return value if masked is None else masked
         return value
 
-    def _list(self, node: list[Any], state: int, viewer_id: str | None, reveal: bool) -> int:
+    def _list(self, node: list[Any], state: int, viewer_id: str | None, reveal: bool, batch: _Batch) -> int:
         changes = 0
         for index, value in enumerate(node):
             kind = type(value)
             if kind is dict:
-                changes += self._dict(value, state, viewer_id, reveal)
+                changes += self._dict(value, state, viewer_id, reveal, batch)
             elif kind is list:
-                changes += self._list(value, state, viewer_id, reveal)
+                changes += self._list(value, state, viewer_id, reveal, batch)
+            elif kind is str:
+                if self._free_text and not reveal:
+                    batch.slots.append((node, index))
+                    batch.texts.append(value)
             elif not reveal:
                 masked = self._scalar(value)
                 if masked is not value:
@@ -93,7 +98,7 @@ class DocumentMasker:
                     changes += 1
         return changes
 
-    def _dict(self, node: dict[str, Any], state: int, viewer_id: str | None, reveal: bool) -> int:  # noqa: PLR0912  # one flat loop is the hot path: splitting it costs a call per value
+    def _dict(self, node: dict[str, Any], state: int, viewer_id: str | None, reveal: bool, batch: _Batch) -> int:  # noqa: PLR0912  # one flat loop is the hot path: splitting it costs a call per value
         owned = reveal or (
             viewer_id is not None and self._owner_field is not None and _as_id(node.get(self._owner_field)) == viewer_id
         )
@@ -124,14 +129,12 @@ class DocumentMasker:
                         changes += 1
             elif kind is str:
                 if free_text:
-                    masked = mask_text(value)
-                    if masked is not value:
-                        node[key] = masked
-                        changes += 1
+                    batch.slots.append((node, key))
+                    batch.texts.append(value)
             elif kind is dict:
-                changes += self._dict(value, child, viewer_id, reveal)
+                changes += self._dict(value, child, viewer_id, reveal, batch)
             elif kind is list:
-                changes += self._list(value, child, viewer_id, reveal)
+                changes += self._list(value, child, viewer_id, reveal, batch)
             elif kind is int and integers:
                 masked_number = mask_integer(value)
                 if masked_number is not None:
@@ -141,9 +144,8 @@ class DocumentMasker:
             for key in dropped:
                 del node[key]
             changes += len(dropped)
-        if renamed:
-            _rename_keys(node, renamed)
-            changes += len(renamed)
+        if renamed:  # after the texts are masked: their slots name the old keys
+            batch.renames.append((node, renamed))
         return changes
 
     def _entries_of(self, state: int) -> dict[str, _Entry]:
@@ -180,6 +182,27 @@ class DocumentMasker:
 
 def _drop(value: str) -> str:  # pragma: no cover - a marker: dropped fields are deleted, never masked
     raise AssertionError("drop is handled by the walk")
+
+
+class _Batch:
+    """Strings found by one walk, masked together in one pass (see ``mask_texts``)."""
+
+    __slots__ = ("renames", "slots", "texts")
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[Any, Any]] = []  # (container, key or index) of each text
+        self.texts: list[str] = []
+        self.renames: list[tuple[dict[str, Any], dict[str, str]]] = []
+
+    def apply(self) -> int:
+        changed = mask_texts(self.texts)
+        slots = self.slots
+        for index, masked in changed.items():
+            container, where = slots[index]
+            container[where] = masked
+        for node, renamed in self.renames:
+            _rename_keys(node, renamed)
+        return len(changed) + sum(len(renamed) for _, renamed in self.renames)
 
 
 def _rename_keys(node: dict[str, Any], renamed: dict[str, str]) -> None:

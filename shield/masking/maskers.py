@@ -111,6 +111,11 @@ def mask_phone(value: str) -> str:
     >>> mask_phone("+44 7911 123456")
     '+44 **** **3456'
     """
+    if len(value) == 11 and value.isascii() and is_cn_mobile(value) and value.isdecimal():
+        # The most common value by far: the general path below gives the same result.
+        shown = value[:3] + value[7:]
+        if not _shows_run(value, shown):
+            return value[:3] + "****" + value[7:]
     digits = _digits(value)
     if len(digits) == 13 and digits[:2] == "86" and is_cn_mobile(digits[2:]):
         prefix = 2  # +86, or E.164 without the plus as integers store it

@@ -11,8 +11,15 @@ from collections.abc import Mapping
 from itertools import accumulate
 from typing import Final
 
+from shield.masking.detectors import (
+    MIN_CANDIDATE_LENGTH,
+    Kind,
+    candidate_starts,
+    country_code_of,
+    find_spans,
+    is_cn_mobile,
+)
 from shield.masking.detectors import NATIONAL_LENGTHS as _NATIONAL_LENGTHS
-from shield.masking.detectors import Kind, candidate_starts, country_code_of, find_spans, is_cn_mobile
 from shield.masking.maskers import Masker, mask_bank_card, mask_email, mask_id_number, mask_phone
 
 _MASKER_FOR: Final[Mapping[Kind, Masker]] = {
@@ -53,7 +60,7 @@ def mask_texts(texts: list[str]) -> dict[int, str]:
     if not texts:
         return {}
     joined = "\n".join(texts)
-    suspects = {m.start() for m in candidate_starts(joined)}
+    suspects = {m.start() for m in candidate_starts(joined) if m.end() - m.start() >= MIN_CANDIDATE_LENGTH}
     at = joined.find("@")
     while at != -1:
         suspects.add(at)
