@@ -9,7 +9,9 @@ must read but cannot is answered with a 502 problem: it fails closed, never open
 from __future__ import annotations
 
 import enum
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Send
@@ -22,6 +24,9 @@ from shield.pipeline import Exchange, ResponsePipeline
 from shield.problems import Problem, send_problem
 
 __all__ = ["ResponseGuard"]
+
+logger = logging.getLogger("shield")
+T = TypeVar("T")
 
 # Headers that describe the exact bytes the app produced: wrong once shield rewrites them.
 _REPRESENTATION_HEADERS = ("content-length", "etag", "content-md5", "digest", "content-digest", "repr-digest")
@@ -179,7 +184,7 @@ class ResponseGuard:
             return
         original = b"".join(self._chunks)
         self._chunks = []
-        rewritten = self._rewrite(original)
+        rewritten = _inspect(self._rewrite, original)
         headers = MutableHeaders(raw=self._start["headers"])
         if rewritten is not None:
             for name in _REPRESENTATION_HEADERS:
@@ -211,10 +216,7 @@ class ResponseGuard:
         elif self._kind is BodyKind.JSON:
             document = _parse(decoded)
         if document is not _UNPARSED:
-            try:
-                document, changes = self._pipeline.document(document, self._exchange)
-            except RecursionError as exc:
-                raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
+            document, changes = self._pipeline.document(document, self._exchange)
             if not changes:
                 _check_lossless(document, decoded)
                 return None
@@ -241,27 +243,31 @@ class ResponseGuard:
         assert codec is not None  # set in _on_start before STREAM mode
         more = message.get("more_body", False)
         try:
-            codec.release()  # records are bounded (self._pending below), the whole stream is not
-            self._pending += codec.decode(message.get("body", b""))
-            if not more:
-                codec.finish()
-            if self._kind is BodyKind.EVENTS:
-                self._pending = self._pending.replace(b"\r\n", b"\n")
-            separator = b"\n\n" if self._kind is BodyKind.EVENTS else b"\n"
-            if more:
-                complete, found, self._pending = self._pending.rpartition(separator)
-                ready = complete + found
-            else:
-                ready, self._pending = self._pending, b""
-            if len(self._pending) > self._limit:
-                raise UnmaskableResponse("body-too-large", f"a streamed record exceeds max_body_bytes ({self._limit})")
-            out = self._rewrite_events(ready) if self._kind is BodyKind.EVENTS else self._rewrite_lines(ready)
+            out = _inspect(self._rewrite_chunk, codec, message.get("body", b""), more)
         except UnmaskableResponse as exc:
             await self._abort_stream(exc)
             return
         body = codec.encode(out, final=not more)
         if body or not more:
             await self._send({"type": "http.response.body", "body": body, "more_body": more})
+
+    def _rewrite_chunk(self, codec: BodyCodec, chunk: bytes, more: bool) -> bytes:
+        """Mask every complete record so far; hold back the incomplete tail."""
+        codec.release()  # records are bounded (self._pending below), the whole stream is not
+        self._pending += codec.decode(chunk)
+        if not more:
+            codec.finish()
+        if self._kind is BodyKind.EVENTS:
+            self._pending = self._pending.replace(b"\r\n", b"\n")
+        separator = b"\n\n" if self._kind is BodyKind.EVENTS else b"\n"
+        if more:
+            complete, found, self._pending = self._pending.rpartition(separator)
+            ready = complete + found
+        else:
+            ready, self._pending = self._pending, b""
+        if len(self._pending) > self._limit:
+            raise UnmaskableResponse("body-too-large", f"a streamed record exceeds max_body_bytes ({self._limit})")
+        return self._rewrite_events(ready) if self._kind is BodyKind.EVENTS else self._rewrite_lines(ready)
 
     def _rewrite_lines(self, data: bytes) -> bytes:
         lines = data.split(b"\n")
@@ -306,10 +312,7 @@ class ResponseGuard:
                 text = self._text_bytes(raw)
                 return None if text is raw else text
             raise UnmaskableResponse("invalid-body", "a streamed record is not valid JSON") from exc
-        try:
-            document, changes = self._pipeline.document(document, self._exchange)
-        except RecursionError as exc:
-            raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
+        document, changes = self._pipeline.document(document, self._exchange)
         if changes:
             return _serialise(document)
         _check_lossless(document, raw)
@@ -343,6 +346,22 @@ class ResponseGuard:
         await send_problem(self._send, not_maskable(exc.reason, exc.detail), self._problem_base)
 
 
+def _inspect(work: Callable[..., T], *args: Any) -> T:
+    """Run one inspection step; whatever goes wrong inside it fails closed, never a 500.
+
+    Only the inspection is guarded: errors from ``send`` itself (a client gone) propagate.
+    """
+    try:
+        return work(*args)
+    except UnmaskableResponse:
+        raise
+    except RecursionError as exc:
+        raise UnmaskableResponse("invalid-body", "JSON nested too deeply to inspect") from exc
+    except Exception as exc:
+        logger.exception("shield could not inspect a response; it was refused")
+        raise UnmaskableResponse("internal-error", "the response could not be inspected") from exc
+
+
 def _parse(decoded: bytes) -> Any:
     try:
         return jsoncodec.loads(decoded)
@@ -366,7 +385,11 @@ def _check_lossless(document: Any, raw: bytes) -> None:
     """
     if _serialise(document) == raw.strip():
         return
-    if jsoncodec.has_duplicate_keys(raw):
+    try:
+        duplicated = jsoncodec.has_duplicate_keys(raw)
+    except jsoncodec.MalformedJSON as exc:
+        raise UnmaskableResponse("invalid-body", str(exc)) from exc
+    if duplicated:
         raise UnmaskableResponse("invalid-body", "JSON object with duplicate keys")
 
 

@@ -109,4 +109,6 @@ def has_duplicate_keys(raw: bytes) -> bool:
         json.loads(raw, object_pairs_hook=_refuse_duplicates, parse_float=str, parse_int=str)
     except _DuplicateKey:
         return True
+    except RecursionError as exc:
+        raise MalformedJSON("nested too deeply to check for duplicate keys") from exc
     return False

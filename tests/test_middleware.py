@@ -919,3 +919,34 @@ async def test_not_modified_keeps_privacy_headers_on_viewer_dependent_routes() -
     assert response.status_code == 304
     assert "private" in response.headers["cache-control"]
     assert "Authorization" in response.headers["vary"]
+
+
+async def test_a_failing_stage_fails_closed_not_500(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenStage:
+        viewer_dependent = False
+
+        def document(self, document: Any, exchange: Any) -> tuple[Any, int]:
+            raise ValueError("bug in a stage")
+
+        def text(self, text: str, exchange: Any) -> str:
+            raise ValueError("bug in a stage")
+
+    shielded_app = ShieldMiddleware(raw_app([(b"content-type", b"application/json")], f'["{PHONE}"]'.encode()), POLICY)
+    shielded_app._compiled.pipeline.stages = (BrokenStage(),)  # type: ignore[assignment]
+    async with client_for(shielded_app) as shielded_client:
+        response = await shielded_client.get("/")
+    assert_problem(response, "internal-error")
+    assert "bug in a stage" not in response.text
+    assert any("could not inspect" in record.message for record in caplog.records)
+
+
+@pytest.mark.parametrize(("depth", "status"), [(100, 200), (3000, 502)])
+async def test_deeply_nested_json_passes_or_fails_closed_by_depth(depth: int, status: int) -> None:
+    body = ("[\n" * depth + "1" + "\n]" * depth).encode()
+    async with client_for(ShieldMiddleware(raw_app([(b"content-type", b"application/json")], body), POLICY)) as c:
+        response = await c.get("/")
+    assert response.status_code == status
+    if status == 200:
+        assert response.content == body  # pretty-printed, unchanged: byte-identical
+    else:
+        assert_problem(response, "invalid-body")
