@@ -1,0 +1,66 @@
+"""The documentation stays true to the code: every policy key is documented and vice versa."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shield import Policy
+
+ROOT = Path(__file__).parents[1]
+REFERENCE = (ROOT / "docs" / "policy.md").read_text(encoding="utf-8")
+
+# A policy that sets every key shield reads; the reference must document exactly these.
+EVERY_KEY: dict[str, Any] = {
+    "max_body_bytes": 1024,
+    "demo": True,
+    "problem_base": "https://example.invalid/problems/",
+    "masking": {
+        "free_text": True,
+        "integers": True,
+        "text_bodies": True,
+        "owner_field": "id",
+        "unmask_roles": ["support"],
+    },
+    "mask": [{"field": "phone", "kind": "hash"}],
+    "route": [{"path": "/users/{id}", "methods": ["GET"], "masking": True, "mask": [{"field": "a", "kind": "drop"}]}],
+    "identity": {"user_from_scope": True},
+    "secrets": {"hash_key": "0123456789abcdef0123"},
+}
+
+
+def keys_of(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {key for item in value.values() for key in keys_of(item)}
+    if isinstance(value, list):
+        return {key for item in value for key in keys_of(item)}
+    return set()
+
+
+def documented_keys() -> set[str]:
+    return set(re.findall(r"^\| `([a-z_]+)` \|", REFERENCE, flags=re.MULTILINE))
+
+
+def test_every_key_is_accepted() -> None:
+    policy = Policy.from_dict(EVERY_KEY)
+    assert policy.masking.text_bodies
+    assert policy.routes[0].mask[0].kind == "drop"
+
+
+def test_reference_documents_exactly_the_keys_the_policy_reads() -> None:
+    sections = {"masking", "mask", "route", "identity", "secrets"}
+    every = keys_of(EVERY_KEY)
+    assert every - sections <= documented_keys() <= every  # ("mask", "masking" are route keys too)
+    for section in sections:
+        assert re.search(rf"^## `\[\[?{section}\]\]?`", REFERENCE, flags=re.MULTILINE), section
+
+
+@pytest.mark.parametrize("path", [ROOT / "shield" / "demo" / "policy.toml", ROOT / "examples" / "fastapi_policy.toml"])
+def test_shipped_policies_use_only_documented_keys(path: Path) -> None:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    Policy.from_dict(data)
+    assert keys_of(data) - {"masking", "mask", "route", "identity", "secrets"} <= documented_keys()
