@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from strategies import card_numbers, id_numbers
 
 from benchmarks.build_phone_corpus import country_code_table
-from shield.masking.detectors import NATIONAL_LENGTHS, Span, country_code_of, find_spans, is_id_number, luhn_valid
+from shield.masking.detectors import Span, candidate_starts, find_spans, is_id_number, luhn_valid
+from shield.masking.phones import NATIONAL_LENGTHS, country_code_of
 
 
 def kinds(text: str) -> list[tuple[str, str]]:
@@ -115,3 +116,22 @@ def test_country_code_table_matches_libphonenumber() -> None:
         cc: frozenset(map(int, ns.split(","))) for cc, _, ns in (i.partition(":") for i in country_code_table().split())
     }
     assert expected == NATIONAL_LENGTHS
+
+
+@pytest.mark.parametrize(
+    ("text", "candidates"),
+    [
+        ("2024-11-26T10:30:00Z", []),  # the ISO date is skipped whole, the times are too short
+        ("2024-11-26T10:30:45.123+08:00", ["45.123"]),  # five characters: Python decides
+        ("on 2024/11/26, at 10:30", []),
+        ("10:30:45", []),
+        ("2024-11-26 020 7946 0018", ["2024-11-26 020 7946 0018"]),  # a date that does not end its run
+        ("2024-11-26-0042", ["2024-11-26-0042"]),
+        ("+2024-11-26T", ["+2024-11-26"]),
+        ("12-345", ["12-345"]),
+        ("12:345678", ["345678"]),
+    ],
+)
+def test_candidates_skip_what_cannot_hold_personal_data(text: str, candidates: list[str]) -> None:
+    """The regex rejects in C the runs ``find_spans`` would reject in Python: short ones, ISO dates."""
+    assert [m.group() for m in candidate_starts(text)] == candidates

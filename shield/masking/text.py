@@ -11,16 +11,10 @@ from collections.abc import Mapping
 from itertools import accumulate
 from typing import Final
 
-from shield.masking.detectors import (
-    MIN_CANDIDATE_LENGTH,
-    Kind,
-    candidate_starts,
-    country_code_of,
-    find_spans,
-    is_cn_mobile,
-)
-from shield.masking.detectors import NATIONAL_LENGTHS as _NATIONAL_LENGTHS
+from shield.masking.detectors import MIN_CANDIDATE_LENGTH, Kind, candidate_starts, find_spans
 from shield.masking.maskers import Masker, mask_bank_card, mask_email, mask_id_number, mask_phone
+from shield.masking.phones import NATIONAL_LENGTHS as _NATIONAL_LENGTHS
+from shield.masking.phones import country_code_of, is_cn_mobile
 
 _MASKER_FOR: Final[Mapping[Kind, Masker]] = {
     "phone": mask_phone,
