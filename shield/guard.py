@@ -29,7 +29,9 @@ logger = logging.getLogger("shield")
 T = TypeVar("T")
 
 # Headers that describe the exact bytes the app produced: wrong once shield rewrites them.
-_REPRESENTATION_HEADERS = ("content-length", "etag", "content-md5", "digest", "content-digest", "repr-digest")
+_REPRESENTATION_HEADERS = frozenset(
+    {b"content-length", b"etag", b"content-md5", b"digest", b"content-digest", b"repr-digest", b"accept-ranges"}
+)
 _VARY_ON_VIEWER = "Authorization, Cookie"
 _UNPARSED: Any = object()
 
@@ -57,6 +59,7 @@ class ResponseGuard:
     __slots__ = (
         "_chunks",
         "_codec",
+        "_content_type",
         "_exchange",
         "_kind",
         "_limit",
@@ -89,6 +92,7 @@ class ResponseGuard:
         self._mode = _Mode.HOLD
         self._start: Message = {}
         self._kind = BodyKind.OPAQUE
+        self._content_type: str | None = None
         self._codec: BodyCodec | None = None
         self._chunks: list[bytes] = []
         self._raw_size = 0
@@ -122,16 +126,25 @@ class ResponseGuard:
     async def _on_start(self, message: Message) -> None:
         status: int = message["status"]
         self._exchange.status = status
-        headers = MutableHeaders(raw=list(message.get("headers", ())))  # optional in ASGI
-        content_types = set(headers.getlist("content-type"))
+        raw_headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))  # optional in ASGI
+        # One pass over the raw headers: this runs for every inspected response.
+        content_types: set[bytes] = set()
+        encodings: list[bytes] = []
+        for name, value in raw_headers:
+            lowered = name.lower()
+            if lowered == b"content-type":
+                content_types.add(value)
+            elif lowered == b"content-encoding":
+                encodings.append(value)
         if len(content_types) > 1:  # clients disagree on which one counts: refuse to guess
             await self._fail(UnmaskableResponse("ambiguous-content-type", "several different Content-Type headers"))
             return
-        self._kind = classify(headers.get("content-type"), text_bodies=self._text_bodies)
+        content_type = content_types.pop().decode("latin-1") if content_types else None
+        self._content_type = content_type
+        self._kind = classify(content_type, text_bodies=self._text_bodies)
         if status < 200 or status in (204, 304) or self._kind is BodyKind.OPAQUE:
-            if status == 304:  # refreshes a cached response: must keep its privacy headers
-                self._protect(headers)
-                message = {**message, "headers": headers.raw}
+            if status == 304 and self._pipeline.viewer_dependent:  # refreshes a cached response
+                message = {**message, "headers": _protected(raw_headers)}
             self._mode = _Mode.FORWARD
             await self._send(message)
             return
@@ -139,37 +152,27 @@ class ResponseGuard:
             await self._fail(UnmaskableResponse("partial-content", "a range of an inspected body cannot be checked"))
             return
         # Every Content-Encoding line counts: "identity" first must not hide a "gzip" after it.
-        encoding = ", ".join(headers.getlist("content-encoding"))
+        encoding = b", ".join(encodings).decode("latin-1")
         self._codec = codec_for(encoding, self._limit)
         if self._codec is None:
             await self._fail(
                 UnmaskableResponse("unsupported-encoding", f"content-encoding {encoding!r} cannot be read")
             )
             return
-        self._protect(headers)
-        self._start = {**message, "headers": headers.raw}
+        if self._pipeline.viewer_dependent:
+            raw_headers = _protected(raw_headers)
+        self._start = {**message, "headers": raw_headers}
         if self._exchange.scope.get("method") == "HEAD":
-            del headers["content-length"]  # the masked length is unknowable without the body
+            # The masked length is unknowable without the body.
+            self._start["headers"] = [(k, v) for k, v in raw_headers if k.lower() != b"content-length"]
             self._mode = _Mode.FORWARD
             await self._send(self._start)
         elif self._kind in (BodyKind.LINES, BodyKind.EVENTS):
-            for name in _REPRESENTATION_HEADERS:
-                del headers[name]
+            self._start["headers"] = _without_representation(raw_headers)
             self._mode = _Mode.STREAM
             await self._send(self._start)
         else:
             self._mode = _Mode.BUFFER
-
-    def _protect(self, headers: MutableHeaders) -> None:
-        """Content that depends on who asks must never be served from a shared cache."""
-        if not self._pipeline.viewer_dependent:
-            return
-        directives = [d.strip() for d in headers.get("cache-control", "").split(",") if d.strip()]
-        kept = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
-        if not any(d.lower() in ("private", "no-store") for d in kept):
-            kept.insert(0, "private")
-        headers["cache-control"] = ", ".join(kept)
-        headers.add_vary_header(_VARY_ON_VIEWER)
 
     # -- buffered bodies -------------------------------------------------------------
 
@@ -185,13 +188,13 @@ class ResponseGuard:
         original = b"".join(self._chunks)
         self._chunks = []
         rewritten = _inspect(self._rewrite, original)
-        headers = MutableHeaders(raw=self._start["headers"])
         if rewritten is not None:
-            for name in _REPRESENTATION_HEADERS:
-                del headers[name]
-            headers["content-length"] = str(len(rewritten))
-            if "accept-ranges" in headers:
-                headers["accept-ranges"] = "none"
+            original_headers = self._start["headers"]
+            headers = _without_representation(original_headers)
+            headers.append((b"content-length", str(len(rewritten)).encode()))
+            if any(name.lower() == b"accept-ranges" for name, _ in original_headers):
+                headers.append((b"accept-ranges", b"none"))  # Range is stripped on inspected routes
+            self._start["headers"] = headers
         self._mode = _Mode.FORWARD
         await self._send(self._start)
         await self._send({"type": "http.response.body", "body": original if rewritten is None else rewritten})
@@ -221,7 +224,7 @@ class ResponseGuard:
                 _check_lossless(document, decoded)
                 return None
             return codec.encode(_serialise(document), final=True)
-        charset = charset_of(self._start_header("content-type")) or ""
+        charset = charset_of(self._content_type) or ""
         try:
             text = decoded.decode(charset)
         except (LookupError, UnicodeDecodeError) as exc:
@@ -232,9 +235,6 @@ class ResponseGuard:
         if masked is text:
             return None
         return codec.encode(masked.encode(charset, errors="strict"), final=True)
-
-    def _start_header(self, name: str) -> str | None:
-        return MutableHeaders(raw=self._start["headers"]).get(name)
 
     # -- streamed bodies (NDJSON, SSE) ----------------------------------------------
 
@@ -344,6 +344,23 @@ class ResponseGuard:
         self._mode = _Mode.DISCARD
         self._chunks = []
         await send_problem(self._send, not_maskable(exc.reason, exc.detail), self._problem_base)
+
+
+def _without_representation(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Drop the headers that describe the app's exact bytes (and ranges of them)."""
+    return [(name, value) for name, value in headers if name.lower() not in _REPRESENTATION_HEADERS]
+
+
+def _protected(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Content that depends on who asks must never be served from a shared cache."""
+    mutable = MutableHeaders(raw=list(headers))
+    directives = [d.strip() for d in mutable.get("cache-control", "").split(",") if d.strip()]
+    kept = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
+    if not any(d.lower() in ("private", "no-store") for d in kept):
+        kept.insert(0, "private")
+    mutable["cache-control"] = ", ".join(kept)
+    mutable.add_vary_header(_VARY_ON_VIEWER)
+    return mutable.raw
 
 
 def _inspect(work: Callable[..., T], *args: Any) -> T:
