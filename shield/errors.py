@@ -30,3 +30,32 @@ class UnmaskableResponse(ShieldError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}")
+
+
+class TokenError(ShieldError):
+    """A pagination token or sealed ID was refused.
+
+    The message is deliberately generic so a client learns nothing about which check failed;
+    ``reason`` is a short, stable slug (``bad_tag``, ``unknown_key``…) for logs and metrics.
+    """
+
+    message = "invalid token"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reason={self.reason!r})"
+
+
+class MalformedToken(TokenError):
+    """Not a token this deployment issued: bad encoding, unknown key, bad tag, too long…"""
+
+    message = "malformed or tampered token"
+
+
+class ExpiredToken(TokenError):
+    """A well-formed token whose time is up (its key epoch has rotated out)."""
+
+    message = "expired token"

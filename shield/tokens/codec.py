@@ -1,0 +1,164 @@
+"""Seal a small mapping into a URL-safe token and open it again, signed or encrypted.
+
+Layout, before unpadded URL-safe base64::
+
+    version (1) | format (1) | key id (4) | epoch (4, big-endian) | body
+
+    signed:     body = payload || HMAC-SHA256(key, header || payload)[:16]
+    encrypted:  body = AES-SIV(key).encrypt(payload, associated_data=[header])   (16-byte SIV || ciphertext)
+
+The payload is :mod:`~shield.tokens.packing` (CBOR via cbor2). The key is derived per format,
+purpose and epoch by the :class:`~shield.tokens.keys.Keyring`, so a cursor never opens as a
+record ID and a signed token never as an encrypted one. The header is authenticated in both
+formats. Both formats are deterministic: the same payload, purpose and epoch give the same token.
+
+Why AES-SIV (RFC 5297) for the encrypted format: it needs no nonce, so there is nothing to wear
+out. AES-GCM with random 96-bit nonces must stop near 2**32 messages per key (NIST SP 800-38D),
+because one repeated nonce leaks the XOR of two plaintexts and the GHASH key, i.e. forgeries; a
+busy API can issue that many cursors. SIV's only leak on repetition is that two equal payloads
+give equal tokens, which sealed record IDs want anyway.
+
+Unsealing does the cheap checks first and decodes nothing unauthenticated: length (before any
+decoding), base64, header, key id and epoch, then exactly one MAC or decryption, compared in
+constant time, and only then the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, TypeAlias
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+from shield.errors import MalformedToken
+from shield.tokens import base64url
+from shield.tokens.keys import Keyring
+from shield.tokens.packing import pack, unpack
+
+__all__ = ["DEFAULT_MAX_LENGTH", "FORMATS", "MIN_LENGTH", "VERSION", "TokenCodec", "TokenFormat"]
+
+TokenFormat: TypeAlias = Literal["signed", "encrypted"]
+FORMATS: tuple[TokenFormat, ...] = ("signed", "encrypted")
+DEFAULT_MAX_LENGTH = 512
+
+VERSION = 1
+_FORMAT_CODES: dict[TokenFormat, int] = {"signed": 1, "encrypted": 2}
+_HEADER = struct.Struct(">BB4sI")
+_TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits (RFC 2104 §5); AES-SIV's tag is 128 bits too
+_EMPTY_MAP_BYTES = 1
+# Base64 length of the smallest possible token: header, an empty map, a tag.
+MIN_LENGTH = -(-(_HEADER.size + _EMPTY_MAP_BYTES + _TAG_BYTES) * 4 // 3)
+
+_Primitive: TypeAlias = hmac.HMAC | AESSIV
+
+
+class TokenCodec:
+    """Seals payloads for a purpose (``"cursor"``, ``"record-id"``…) with a keyring's current key.
+
+    >>> codec = TokenCodec(Keyring(["a secret of at least 32 bytes......"]))
+    >>> codec.unseal("cursor", codec.seal("cursor", {"p": 40}))
+    {'p': 40}
+
+    ``accept`` lists the formats :meth:`unseal` takes (default: only ``format``), so a
+    deployment can switch formats without failing the tokens already handed out.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        *,
+        format: TokenFormat = "signed",  # shadows the builtin on purpose: the policy calls it "format"
+        accept: Iterable[TokenFormat] | None = None,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        cache_size: int = 256,
+    ) -> None:
+        accepted = (format,) if accept is None else tuple(accept)
+        for name in (format, *accepted):
+            if name not in _FORMAT_CODES:
+                raise ValueError(f"token format must be one of {FORMATS}, got {name!r}")
+        if max_length < MIN_LENGTH:
+            raise ValueError(f"max_length must be at least {MIN_LENGTH}, got {max_length}")
+        self.keyring = keyring
+        self.format: TokenFormat = format
+        self.max_length = max_length
+        self._code = _FORMAT_CODES[format]
+        self._accepted = {_FORMAT_CODES[name]: name for name in accepted}
+        # Ready-keyed HMAC states and AES-SIV objects, by derived key (the keyring hands out
+        # the same bytes object per key, whose hash Python caches). Building one costs several
+        # times the MAC itself. Cleared when full, like the keyring's cache.
+        self._primitives: dict[bytes, _Primitive] = {}
+        self._cache_size = cache_size
+
+    def seal(self, purpose: str, payload: Mapping[str, Any]) -> str:
+        """A token for ``payload`` that only :meth:`unseal` with the same purpose opens.
+
+        ``TypeError``/``ValueError`` when the payload cannot be packed or the token would
+        exceed ``max_length`` (a server-side bug: it could never be unsealed).
+        """
+        body = pack(payload)
+        signing = self.keyring.signing_key(f"{self.format}:{purpose}")
+        header = _HEADER.pack(VERSION, self._code, signing.key_id, signing.epoch)
+        primitive = self._primitive(self.format, signing.key)
+        if isinstance(primitive, AESSIV):
+            raw = header + primitive.encrypt(body, [header])
+        else:
+            mac = primitive.copy()
+            mac.update(header)
+            mac.update(body)
+            raw = header + body + mac.digest()[:_TAG_BYTES]
+        token = base64url.encode(raw)
+        if len(token) > self.max_length:
+            raise ValueError(f"payload too large: the token would be {len(token)} > {self.max_length} characters")
+        return token
+
+    def unseal(self, purpose: str, token: str) -> dict[str, Any]:
+        """The payload sealed in ``token`` for ``purpose``, or a :class:`~shield.errors.TokenError`.
+
+        The error's message is generic; its ``reason`` says which check failed, for logs.
+        """
+        if len(token) > self.max_length:
+            raise MalformedToken("too_long")
+        if len(token) < MIN_LENGTH:
+            raise MalformedToken("too_short")
+        try:
+            raw = base64url.decode(token)
+        except ValueError as exc:
+            raise MalformedToken("bad_encoding") from exc
+        version, code, key_id, epoch = _HEADER.unpack_from(raw)
+        if version != VERSION:
+            raise MalformedToken("bad_version")
+        format_ = self._accepted.get(code)
+        if format_ is None:
+            raise MalformedToken("bad_format")
+        key = self.keyring.verifying_key(f"{format_}:{purpose}", key_id, epoch)
+        primitive = self._primitive(format_, key)
+        header, body = raw[: _HEADER.size], raw[_HEADER.size :]
+        if isinstance(primitive, AESSIV):
+            try:
+                payload = primitive.decrypt(body, [header])
+            except InvalidTag as exc:
+                raise MalformedToken("bad_tag") from exc
+        else:
+            payload, tag = body[:-_TAG_BYTES], body[-_TAG_BYTES:]
+            mac = primitive.copy()
+            mac.update(header)
+            mac.update(payload)
+            if not hmac.compare_digest(mac.digest()[:_TAG_BYTES], tag):
+                raise MalformedToken("bad_tag")
+        try:
+            return unpack(payload)
+        except ValueError as exc:  # authentic yet unreadable: a bug or a leaked key, never a client's doing
+            raise MalformedToken("bad_payload") from exc
+
+    def _primitive(self, format_: TokenFormat, key: bytes) -> _Primitive:
+        primitive = self._primitives.get(key)
+        if primitive is None:
+            if len(self._primitives) >= self._cache_size:
+                self._primitives.clear()
+            primitive = AESSIV(key) if format_ == "encrypted" else hmac.new(key, digestmod=hashlib.sha256)
+            self._primitives[key] = primitive
+        return primitive
