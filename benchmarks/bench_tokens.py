@@ -2,6 +2,10 @@
 
     .venv/bin/python -m benchmarks.bench_tokens
 
+Then the layer above the codec, per format: a full cursor issue and open (identity, route and
+query digests, expiry, chain and depth checks included) and a sealed record ID's seal and
+unseal.
+
 The payload is what a cursor carries (an 8-byte identity hash, route id, 6-byte query digest,
 offset, issued-at, expiry, chain start, depth), with the offset varied so no two tokens are
 alike. Fernet (AES-128-CBC + HMAC-SHA256, random IV, from ``cryptography``) seals the same
@@ -20,11 +24,11 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from benchmarks.bench_mask_text import calibrate  # one calibration loop for every benchmark
-from shield.tokens import Keyring, TokenCodec
+from shield.tokens import CursorSealer, Keyring, RecordSealer, TokenCodec
 from shield.tokens.packing import pack, unpack
 
 TOKENS = 2000
-BUDGET_S = 1.5  # per measurement; 11 measurements
+BUDGET_S = 1.5  # per measurement; 19 measurements
 TARGET_US = 10.0
 
 
@@ -84,6 +88,44 @@ def main() -> None:
         flag = "" if name.startswith("Fernet") or max(seal, unseal) <= TARGET_US else "  (over target)"
         print(f"{name:<26} {seal:8.2f} {unseal:10.2f} {chars:6d}{flag}")
     print(f"{'  of which pack / unpack':<26} {pack_us:8.2f} {unpack_us:10.2f}")
+    print()
+    print(f"{'layer (format)':<26} {'seal µs':>8} {'unseal µs':>10} {'chars':>6}")
+    for name, seal, unseal, chars in sealers(keyring):
+        print(f"{name:<26} {seal:8.2f} {unseal:10.2f} {chars:6d}")
+
+
+def sealers(keyring: Keyring) -> list[tuple[str, float, float, int]]:
+    """Cursor issue/open and record-ID seal/unseal, each format, on typical requests."""
+    route, query = "/users/{user_id}/orders", {"sort": "-created", "status": "open", "limit": "50"}
+    identity = "api-key:alice"
+    rows = []
+    for format_ in ("signed", "encrypted"):
+        codec = TokenCodec(keyring, format=format_)
+        cursor = CursorSealer(codec, ttl=900, chain_ttl=3600, exclude={"cursor", "offset"})
+        offsets = [50 * k for k in range(TOKENS)]
+        tokens = [cursor.issue(identity, route, query, offset) for offset in offsets]
+        assert [cursor.open(t, identity, route, query).position for t in tokens] == offsets
+        rows.append(
+            (
+                f"cursor ({format_})",
+                per_op_us(lambda p, c=cursor: c.issue(identity, route, query, p), offsets),
+                per_op_us(lambda t, c=cursor: c.open(t, identity, route, query), tokens),
+                max(map(len, tokens)),
+            )
+        )
+        records = RecordSealer(codec)
+        ids = [100_000 + k for k in range(TOKENS)]
+        sealed = [records.seal(identity, "user", i) for i in ids]
+        assert [records.unseal(identity, "user", t) for t in sealed] == ids
+        rows.append(
+            (
+                f"record ID ({format_})",
+                per_op_us(lambda i, r=records: r.seal(identity, "user", i), ids),
+                per_op_us(lambda t, r=records: r.unseal(identity, "user", t), sealed),
+                max(map(len, sealed)),
+            )
+        )
+    return rows
 
 
 if __name__ == "__main__":

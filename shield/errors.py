@@ -40,6 +40,9 @@ class TokenError(ShieldError):
     """
 
     message = "invalid token"
+    #: HTTP status and problem type slug for the client's problem document.
+    status = 400
+    slug = "token-invalid"
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -59,3 +62,38 @@ class ExpiredToken(TokenError):
     """A well-formed token whose time is up (its key epoch has rotated out)."""
 
     message = "expired token"
+    status = 410
+    slug = "token-expired"
+
+
+class ForeignToken(TokenError):
+    """An authentic token bound to another identity, route or query.
+
+    By default it looks exactly like a :class:`MalformedToken` to the client (same status, slug
+    and message): telling the two apart would confirm that a token is genuine but someone
+    else's, an oracle for anyone collecting tokens. ``detailed=True`` (a policy opt-in) says
+    403 ``token-foreign`` instead. ``reason`` always says the truth, for logs.
+    """
+
+    message = MalformedToken.message
+    detailed_message = "token issued for another client or request"
+
+    def __init__(self, reason: str, *, detailed: bool = False) -> None:
+        self.detailed = detailed
+        if detailed:
+            self.status = 403
+            self.slug = "token-foreign"
+            self.message = self.detailed_message
+        super().__init__(reason)
+
+
+class ExpiredCursor(ExpiredToken):
+    """A genuine cursor past its own expiry or its chain's lifetime (``expired``, ``chain_expired``)."""
+
+
+class ChainTooDeep(TokenError):
+    """A genuine cursor that walked more pages than the policy allows from one first page."""
+
+    message = "too many pages in one walk; start again from the first page"
+    status = 403
+    slug = "chain-too-deep"
