@@ -44,7 +44,7 @@ class CompiledPolicy:
 
     def plan_for(self, scope: Scope) -> RoutePlan:
         if self.routes:
-            path = scope.get("path", "")
+            path = _route_path(scope)
             method = scope.get("method", "GET")
             for pattern, methods, plan in self.routes:
                 if (methods is None or method in methods) and pattern.match(path):
@@ -64,6 +64,15 @@ def _pipeline(policy: Policy, route_rules: tuple[MaskRule, ...]) -> ResponsePipe
     )
     stage = MaskingStage(masker, owner_aware=settings.owner_field is not None, unmask_roles=settings.unmask_roles)
     return ResponsePipeline([stage])
+
+
+def _route_path(scope: Scope) -> str:
+    """The path as the app's router sees it: below ``root_path`` when mounted or proxied."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
 
 
 _UNMASKED = RoutePlan(pipeline=None, text_bodies=False)

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Send
 
 from shield import jsoncodec
@@ -32,8 +31,9 @@ T = TypeVar("T")
 _REPRESENTATION_HEADERS = frozenset(
     {b"content-length", b"etag", b"content-md5", b"digest", b"content-digest", b"repr-digest", b"accept-ranges"}
 )
-_VARY_ON_VIEWER = "Authorization, Cookie"
+_VARY_ON_VIEWER = ("Authorization", "Cookie")
 _UNPARSED: Any = object()
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class _Mode(enum.Enum):
@@ -61,6 +61,7 @@ class ResponseGuard:
         "_codec",
         "_content_type",
         "_exchange",
+        "_held_cr",
         "_kind",
         "_limit",
         "_mode",
@@ -70,6 +71,7 @@ class ResponseGuard:
         "_raw_size",
         "_send",
         "_start",
+        "_stream_started",
         "_text_bodies",
     )
 
@@ -96,17 +98,26 @@ class ResponseGuard:
         self._codec: BodyCodec | None = None
         self._chunks: list[bytes] = []
         self._raw_size = 0
-        self._pending = b""
+        self._pending = bytearray()
+        self._held_cr = b""
+        self._stream_started = False
 
     async def __call__(self, message: Message) -> None:
         mode = self._mode
+        kind = message["type"]
         if mode is _Mode.FORWARD:
             await self._send(message)
         elif mode is _Mode.DISCARD:
             return
-        elif message["type"] == "http.response.start":
-            await self._on_start(message)
-        elif message["type"] == "http.response.body":
+        elif kind == "http.response.start":
+            if mode is _Mode.HOLD:
+                await self._on_start(message)
+            else:  # the app started twice: the first start was never sent, so refuse both
+                await self._refuse(UnmaskableResponse("invalid-message-order", "a second http.response.start"))
+        elif kind == "http.response.body":
+            if mode is _Mode.HOLD:
+                await self._fail(UnmaskableResponse("invalid-message-order", "a body before http.response.start"))
+                return
             try:
                 if mode is _Mode.BUFFER:
                     await self._buffer(message)
@@ -114,12 +125,14 @@ class ResponseGuard:
                     await self._stream(message)
             except UnmaskableResponse as exc:
                 await self._fail(exc)
-        elif message["type"] in ("http.response.pathsend", "http.response.zerocopysend"):
-            refusal = UnmaskableResponse("file-response", "a file response cannot be inspected")
-            # Once a stream has started its status is sent: end it with a problem record instead.
-            await (self._abort_stream(refusal) if mode is _Mode.STREAM else self._fail(refusal))
+        elif kind in ("http.response.pathsend", "http.response.zerocopysend"):
+            await self._refuse(UnmaskableResponse("file-response", "a file response cannot be inspected"))
         else:
             await self._send(message)
+
+    async def _refuse(self, refusal: UnmaskableResponse) -> None:
+        """Fail closed: a 502 before anything was sent, a final problem record in a stream."""
+        await (self._abort_stream(refusal) if self._mode is _Mode.STREAM else self._fail(refusal))
 
     # -- start ---------------------------------------------------------------------
 
@@ -127,22 +140,17 @@ class ResponseGuard:
         status: int = message["status"]
         self._exchange.status = status
         raw_headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))  # optional in ASGI
-        # One pass over the raw headers: this runs for every inspected response.
-        content_types: set[bytes] = set()
-        encodings: list[bytes] = []
-        for name, value in raw_headers:
-            lowered = name.lower()
-            if lowered == b"content-type":
-                content_types.add(value)
-            elif lowered == b"content-encoding":
-                encodings.append(value)
+        content_types, encodings = _content_headers(raw_headers)
         if len(content_types) > 1:  # clients disagree on which one counts: refuse to guess
             await self._fail(UnmaskableResponse("ambiguous-content-type", "several different Content-Type headers"))
             return
         content_type = content_types.pop().decode("latin-1") if content_types else None
         self._content_type = content_type
         self._kind = classify(content_type, text_bodies=self._text_bodies)
-        if status < 200 or status in (204, 304) or self._kind is BodyKind.OPAQUE:
+        if status < 200:  # informational (103 Early Hints): the real response is still to come
+            await self._send(message)
+            return
+        if status in (204, 304) or self._kind is BodyKind.OPAQUE:
             if status == 304 and self._pipeline.viewer_dependent:  # refreshes a cached response
                 message = {**message, "headers": _protected(raw_headers)}
             self._mode = _Mode.FORWARD
@@ -209,14 +217,17 @@ class ResponseGuard:
             return None
         document = _UNPARSED
         if self._kind is BodyKind.UNKNOWN:  # unlabelled: JSON if it parses, text if it decodes
+            decoded = decoded.removeprefix(_UTF8_BOM)  # clients drop it and read JSON
             try:
                 document = jsoncodec.loads(decoded)
             except jsoncodec.MalformedJSON:
-                if not _is_utf8(decoded):  # binary or a legacy charset: shield cannot read it
+                # NUL bytes are valid UTF-8, but they mean UTF-16/32 text that clients decode.
+                if b"\x00" in decoded or not _is_utf8(decoded):
                     raise UnmaskableResponse(
                         "unlabelled-body", "a body without Content-Type is neither JSON nor UTF-8 text"
                     ) from None
         elif self._kind is BodyKind.JSON:
+            decoded = decoded.removeprefix(_UTF8_BOM)
             document = _parse(decoded)
         if document is not _UNPARSED:
             document, changes = self._pipeline.document(document, self._exchange)
@@ -252,21 +263,45 @@ class ResponseGuard:
             await self._send({"type": "http.response.body", "body": body, "more_body": more})
 
     def _rewrite_chunk(self, codec: BodyCodec, chunk: bytes, more: bool) -> bytes:
-        """Mask every complete record so far; hold back the incomplete tail."""
+        """Mask every complete record so far; hold back the incomplete tail.
+
+        Only the new bytes are normalised and searched, so one record spread over many
+        chunks costs linear, not quadratic, time.
+        """
         codec.release()  # records are bounded (self._pending below), the whole stream is not
-        self._pending += codec.decode(chunk)
+        data = codec.decode(chunk)
         if not more:
             codec.finish()
-        if self._kind is BodyKind.EVENTS:
-            self._pending = self._pending.replace(b"\r\n", b"\n")
+        if not self._stream_started:
+            if not data and more:
+                return b""
+            data = data.removeprefix(_UTF8_BOM)  # clients drop it; the first field must still parse
+            self._stream_started = True
+        if self._kind is BodyKind.EVENTS:  # SSE ends lines with CRLF, LF or a lone CR
+            data = self._held_cr + data
+            self._held_cr = b""
+            if more and data.endswith(b"\r"):
+                data, self._held_cr = data[:-1], b"\r"  # may be the first half of a CRLF
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         separator = b"\n\n" if self._kind is BodyKind.EVENTS else b"\n"
+        pending = self._pending
+        searched_from = max(0, len(pending) - len(separator) + 1)
+        pending += data
         if more:
-            complete, found, self._pending = self._pending.rpartition(separator)
-            ready = complete + found
+            end = pending.rfind(separator, searched_from)
+            if end < 0:
+                ready = b""
+            else:
+                end += len(separator)
+                ready = bytes(pending[:end])
+                del pending[:end]
         else:
-            ready, self._pending = self._pending, b""
-        if len(self._pending) > self._limit:
+            ready = bytes(pending)
+            pending.clear()
+        if len(pending) > self._limit:
             raise UnmaskableResponse("body-too-large", f"a streamed record exceeds max_body_bytes ({self._limit})")
+        if not ready:
+            return b""
         return self._rewrite_events(ready) if self._kind is BodyKind.EVENTS else self._rewrite_lines(ready)
 
     def _rewrite_lines(self, data: bytes) -> bytes:
@@ -346,21 +381,49 @@ class ResponseGuard:
         await send_problem(self._send, not_maskable(exc.reason, exc.detail), self._problem_base)
 
 
+def _content_headers(headers: list[tuple[bytes, bytes]]) -> tuple[set[bytes], list[bytes]]:
+    """Content-Type values and Content-Encoding lines, in one pass (every inspected response)."""
+    content_types: set[bytes] = set()
+    encodings: list[bytes] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-type":
+            content_types.add(value)
+        elif lowered == b"content-encoding":
+            encodings.append(value)
+    return content_types, encodings
+
+
 def _without_representation(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Drop the headers that describe the app's exact bytes (and ranges of them)."""
     return [(name, value) for name, value in headers if name.lower() not in _REPRESENTATION_HEADERS]
 
 
 def _protected(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Content that depends on who asks must never be served from a shared cache."""
-    mutable = MutableHeaders(raw=list(headers))
-    directives = [d.strip() for d in mutable.get("cache-control", "").split(",") if d.strip()]
-    kept = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
-    if not any(d.lower() in ("private", "no-store") for d in kept):
-        kept.insert(0, "private")
-    mutable["cache-control"] = ", ".join(kept)
-    mutable.add_vary_header(_VARY_ON_VIEWER)
-    return mutable.raw
+    """Content that depends on who asks must never be served from a shared cache.
+
+    Header names are compared case-insensitively: an app's ``Cache-Control: public`` must
+    not survive next to the ``private`` shield adds.
+    """
+    directives: list[str] = []
+    vary: list[str] = []
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in (b"cache-control", b"vary"):
+            items = [item.strip() for item in value.decode("latin-1").split(",") if item.strip()]
+            (directives if lowered == b"cache-control" else vary).extend(items)
+        else:
+            kept.append((name, value))
+    directives = [d for d in directives if d.lower() != "public" and not d.lower().startswith("s-maxage")]
+    if not any(d.lower() in ("private", "no-store") for d in directives):
+        directives.insert(0, "private")
+    present = {item.lower() for item in vary}
+    if "*" not in present:
+        vary += [name for name in _VARY_ON_VIEWER if name.lower() not in present]
+    kept.append((b"cache-control", ", ".join(directives).encode("latin-1")))
+    kept.append((b"vary", ", ".join(vary).encode("latin-1")))
+    return kept
 
 
 def _inspect(work: Callable[..., T], *args: Any) -> T:

@@ -118,3 +118,14 @@ def test_records_with_timestamps_mask_only_the_phones() -> None:
     texts = ["2024-11-26T10:30:00Z", "Hangzhou", "call me at 138 0013 8000 or later", "2024-11-26T10:30:45.123+08:00"]
     assert all(mask_text(t) is t for t in texts[:2] + texts[3:])
     assert mask_texts(texts) == {2: "call me at 138 **** 8000 or later"}
+
+
+@given(cn_mobiles(), cn_mobiles())
+def test_two_numbers_side_by_side_are_both_masked(first: str, second: str) -> None:
+    """Joined by a space they form one run too long for a phone: each must still be caught."""
+    masked = mask_text(f"{first} {second}")
+    runs = re.findall(r"[0-9]+", masked)
+    for number in (first, second):
+        digits = "".join(c for c in number if c.isdigit())[-11:]
+        for at in range(len(digits) - 4):
+            assert not any(digits[at : at + 5] in run for run in runs), (number, masked)

@@ -221,6 +221,39 @@ def candidate_starts(text: str) -> Iterator[re.Match[str]]:
     return _CANDIDATE.finditer(text)
 
 
+_MAX_PHONE_DIGITS = 15  # E.164: a longer run holds several numbers or none
+_MAX_PIECES = 8  # windows tried per too-long run stay bounded
+
+
+def _digit_count(text: str, start: int, end: int) -> int:
+    return sum(1 for c in text[start:end] if c.isdecimal())
+
+
+def _split_run(text: str, start: int, end: int) -> list[Span]:
+    """Numbers side by side ("13800138000 13900139000") join into one run too long to be a
+    phone: try the space-separated pieces, longest window first, left to right."""
+    pieces: list[tuple[int, int]] = []
+    position = start
+    for part in text[start:end].split(" "):
+        if part:
+            pieces.append((position, position + len(part)))
+        position += len(part) + 1
+    if all(b - a == 4 for a, b in pieces):
+        return []  # "4111 1111 1111 1112": a card's grouping; Luhn already said it is none
+    found: list[Span] = []
+    i = 0
+    while i < len(pieces):
+        for k in range(min(len(pieces), i + _MAX_PIECES), i, -1):
+            span = _classify(text, pieces[i][0], pieces[k - 1][1])
+            if span is not None:
+                found.append(span)
+                i = k
+                break
+        else:
+            i += 1
+    return found
+
+
 def find_spans(text: str) -> list[Span]:
     """Every phone number, email, Chinese ID number and bank card in ``text``, in order.
 
@@ -231,11 +264,12 @@ def find_spans(text: str) -> list[Span]:
     if "@" in text:
         spans.extend(Span(m.start(), m.end(), "email") for m in _EMAIL.finditer(text))
     taken = len(spans)
+    email = 0  # emails and candidates both come in text order: one moving pointer, linear
     for m in _CANDIDATE.finditer(text):
         start, end = m.span()
-        if end - start < MIN_CANDIDATE_LENGTH or (
-            taken and any(s.start < end and start < s.end for s in spans[:taken])
-        ):
+        while email < taken and spans[email].end <= start:
+            email += 1
+        if end - start < MIN_CANDIDATE_LENGTH or (email < taken and spans[email].start < end):
             continue  # too short to hold five digits, or inside an email
         span = _classify(text, start, end)
         if (
@@ -247,6 +281,8 @@ def find_spans(text: str) -> list[Span]:
             span = _classify(text, space + 1, end)
         if span is not None:
             spans.append(span)
+        elif _digit_count(text, start, end) > _MAX_PHONE_DIGITS:
+            spans.extend(_split_run(text, start, end))
     if taken:
         spans.sort()
     return spans

@@ -121,12 +121,13 @@ class DocumentMasker:
                 renamed = renamed or {}
                 renamed[key] = masked_key
             kind = type(value)
-            if masker is not None:
-                if not owned:  # an owner sees their own ruled fields (containers too) in clear
-                    masked = self._apply(value, masker)
-                    if masked is not value:
-                        node[key] = masked
-                        changes += 1
+            if masker is not None and not owned:
+                masked = self._apply(value, masker)
+                if masked is not value:
+                    node[key] = masked
+                    changes += 1
+            elif masker is not None and kind is not dict and kind is not list:
+                pass  # the owner's own ruled value, in clear; nested records are judged below
             elif kind is str:
                 if free_text:
                     batch.slots.append((node, key))
@@ -171,7 +172,12 @@ class DocumentMasker:
         if kind is str:
             return masker(value)
         if kind is dict:
-            return {key: self._apply(item, masker) for key, item in value.items()}
+            masked = {key: self._apply(item, masker) for key, item in value.items()}
+            if self._free_text:  # keys under a rule are searched too (maps keyed by phone)
+                renamed = {key: new for key in masked if (new := mask_text(key)) is not key}
+                if renamed:
+                    _rename_keys(masked, renamed)
+            return masked
         if kind is list:
             return [self._apply(item, masker) for item in value]
         if value is None or kind is bool:
@@ -209,16 +215,20 @@ def _rename_keys(node: dict[str, Any], renamed: dict[str, str]) -> None:
     """Replace masked keys in order; two keys that mask alike both survive (``#2``)."""
     items = list(node.items())
     node.clear()
+    next_suffix: dict[str, int] = {}  # per masked key: linear even when thousands collide
     for key, value in items:
         new_key = renamed.get(key, key)
-        candidate, number = new_key, 1
+        candidate = new_key
+        number = next_suffix.get(new_key, 1)
         while candidate in node:
             number += 1
             candidate = f"{new_key}#{number}"
+        next_suffix[new_key] = number
         node[candidate] = value
 
 
 def _as_id(value: Any) -> str | None:
     if value is None or type(value) is bool or type(value) in (dict, list):
         return None
-    return str(value)
+    text = getattr(value, "text", None)  # RawNumber: a snowflake id kept as its exact text
+    return text if isinstance(text, str) else str(value)
