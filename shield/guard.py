@@ -41,6 +41,7 @@ class _Mode(enum.Enum):
     FORWARD = "forward"  # passing messages on untouched
     BUFFER = "buffer"  # collecting the whole body
     STREAM = "stream"  # rewriting as it streams
+    HEAD = "head"  # headers sent for a HEAD request: bodies are emptied
     DISCARD = "discard"  # a problem was sent: swallow the app's remaining messages
 
 
@@ -107,6 +108,9 @@ class ResponseGuard:
         kind = message["type"]
         if mode is _Mode.FORWARD:
             await self._send(message)
+        elif mode is _Mode.HEAD:  # a body the app sent anyway is never passed on unmasked
+            if kind == "http.response.body":
+                await self._send({**message, "body": b""})
         elif mode is _Mode.DISCARD:
             return
         elif kind == "http.response.start":
@@ -115,20 +119,23 @@ class ResponseGuard:
             else:  # the app started twice: the first start was never sent, so refuse both
                 await self._refuse(UnmaskableResponse("invalid-message-order", "a second http.response.start"))
         elif kind == "http.response.body":
-            if mode is _Mode.HOLD:
-                await self._fail(UnmaskableResponse("invalid-message-order", "a body before http.response.start"))
-                return
-            try:
-                if mode is _Mode.BUFFER:
-                    await self._buffer(message)
-                else:
-                    await self._stream(message)
-            except UnmaskableResponse as exc:
-                await self._fail(exc)
+            await self._on_body(message)
         elif kind in ("http.response.pathsend", "http.response.zerocopysend"):
             await self._refuse(UnmaskableResponse("file-response", "a file response cannot be inspected"))
         else:
             await self._send(message)
+
+    async def _on_body(self, message: Message) -> None:
+        if self._mode is _Mode.HOLD:
+            await self._fail(UnmaskableResponse("invalid-message-order", "a body before http.response.start"))
+            return
+        try:
+            if self._mode is _Mode.BUFFER:
+                await self._buffer(message)
+            else:
+                await self._stream(message)
+        except UnmaskableResponse as exc:
+            await self._fail(exc)
 
     async def _refuse(self, refusal: UnmaskableResponse) -> None:
         """Fail closed: a 502 before anything was sent, a final problem record in a stream."""
@@ -171,9 +178,9 @@ class ResponseGuard:
             raw_headers = _protected(raw_headers)
         self._start = {**message, "headers": raw_headers}
         if self._exchange.scope.get("method") == "HEAD":
-            # The masked length is unknowable without the body.
+            # The masked length is unknowable without the body, and no body may follow.
             self._start["headers"] = [(k, v) for k, v in raw_headers if k.lower() != b"content-length"]
-            self._mode = _Mode.FORWARD
+            self._mode = _Mode.HEAD
             await self._send(self._start)
         elif self._kind in (BodyKind.LINES, BodyKind.EVENTS):
             self._start["headers"] = _without_representation(raw_headers)

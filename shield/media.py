@@ -9,6 +9,7 @@ __all__ = ["BodyKind", "charset_of", "classify"]
 
 _NDJSON = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"})
 _TEXT = frozenset({"text/plain", "text/html"})
+_JSON = frozenset({"application/json", "text/json", "application/x-json", "text/x-json"})
 
 
 class BodyKind(Enum):
@@ -31,7 +32,7 @@ def classify(content_type: str | None, *, text_bodies: bool) -> BodyKind:
     if content_type is None or not content_type.strip():
         return BodyKind.UNKNOWN
     media = media_type(content_type)
-    if media == "application/json" or media.endswith("+json"):
+    if media in _JSON or media.endswith("+json"):
         return BodyKind.JSON
     if media in _NDJSON:
         return BodyKind.LINES

@@ -233,3 +233,16 @@ async def test_owner_with_a_long_integer_id_sees_their_record() -> None:
     app = ShieldMiddleware(raw_app(start(b"application/json"), body), policy, viewer=lambda scope: Viewer(id=snowflake))
     sent = await call(app)
     assert PHONE.encode() in body_of(sent)
+
+
+async def test_a_head_body_sent_anyway_is_emptied() -> None:
+    app = ShieldMiddleware(raw_app(start(b"application/json"), f'{{"phone":"{PHONE}"}}'.encode()), USERNAME_POLICY)
+    sent = await call(app, method="HEAD")
+    assert sent[0]["type"] == "http.response.start"
+    assert body_of(sent) == b""
+
+
+@pytest.mark.parametrize("media", [b"text/json", b"application/x-json", b"Text/JSON; charset=utf-8"])
+async def test_json_under_legacy_media_types_is_masked(media: bytes) -> None:
+    app = ShieldMiddleware(raw_app(start(media), f'{{"note":"{PHONE}"}}'.encode()), USERNAME_POLICY)
+    assert PHONE.encode() not in body_of(await call(app))
