@@ -23,6 +23,10 @@ def emails_with_digits(n: int) -> None:
     mask_text(" ".join(f"u{i:05d}@ex.co" for i in range(n)))
 
 
+def spaced_digits(n: int) -> None:
+    mask_text(" ".join(str(i % 10) for i in range(n)))
+
+
 def sse_event_in_many_chunks(n: int) -> None:
     chunks = [b"data: " + b"x" * 1000 + b"\r\n"] * n + [b"\r\n"]
 
@@ -50,6 +54,7 @@ CASES: dict[str, tuple[Callable[[int], None], int]] = {
     "4k..8k keys that mask alike (mask_json)": (colliding_keys, 4000),
     "6k..12k emails with digits in one text (mask_text)": (emails_with_digits, 6000),
     "one SSE event in 2k..4k chunks (middleware)": (sse_event_in_many_chunks, 2000),
+    "20k..40k single digits separated by spaces (mask_text)": (spaced_digits, 20000),
 }
 
 

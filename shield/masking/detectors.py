@@ -222,7 +222,8 @@ def candidate_starts(text: str) -> Iterator[re.Match[str]]:
 
 
 _MAX_PHONE_DIGITS = 15  # E.164: a longer run holds several numbers or none
-_MAX_PIECES = 8  # windows tried per too-long run stay bounded
+_MAX_PIECES = 6  # groups of one number: "+33 6 12 34 56 78"
+_MIN_SPLIT_DIGITS = 7  # a number found by splitting stands without a phone word: no short ones
 
 
 def _digit_count(text: str, start: int, end: int) -> int:
@@ -240,10 +241,16 @@ def _split_run(text: str, start: int, end: int) -> list[Span]:
         position += len(part) + 1
     if all(b - a == 4 for a, b in pieces):
         return []  # "4111 1111 1111 1112": a card's grouping; Luhn already said it is none
+    digits = [_digit_count(text, a, b) for a, b in pieces]
     found: list[Span] = []
     i = 0
     while i < len(pieces):
         for k in range(min(len(pieces), i + _MAX_PIECES), i, -1):
+            # Only windows shaped like one number are classified, so an adversarial list of
+            # single digits ("1 2 3 4 ...") costs a few additions per piece, not a parse.
+            window = digits[i:k]
+            if not _MIN_SPLIT_DIGITS <= sum(window) <= _MAX_PHONE_DIGITS or window.count(1) > 1:
+                continue
             span = _classify(text, pieces[i][0], pieces[k - 1][1])
             if span is not None:
                 found.append(span)
