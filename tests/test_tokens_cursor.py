@@ -20,8 +20,7 @@ from shield.errors import (
     TokenError,
 )
 from shield.tokens import Cursor, CursorSealer, Keyring, TokenCodec, base64url
-from shield.tokens.binding import token_header
-from shield.tokens.codec import FORMATS, TokenFormat
+from shield.tokens.codec import FORMATS, TokenFormat, token_header
 from shield.tokens.cursor import query_bytes
 
 SECRET = b"s" * 32

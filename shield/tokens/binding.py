@@ -15,25 +15,15 @@ instead of issuing a token that would never bind.
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from shield.errors import ShieldError
-from shield.tokens import base64url
-from shield.tokens.codec import TokenCodec
+from shield.tokens.codec import TokenCodec, token_header
 
-__all__ = ["BindingKeys", "keyed_digest", "token_header"]
+__all__ = ["BindingKeys", "keyed_digest"]
 
-_HEADER = struct.Struct(">2x4sI")  # version, format (skipped), key id, epoch: see codec.py
-_HEADER_CHARS = 16  # 12 bytes of base64, enough for the 10-byte header
 _SEAL_ATTEMPTS = 3  # one epoch boundary per seal at most; a third try means a broken clock
-
-
-def token_header(token: str) -> tuple[bytes, int]:
-    """Key id and epoch of a token that already passed :meth:`TokenCodec.unseal` (or was just sealed)."""
-    key_id, epoch = _HEADER.unpack_from(base64url.decode(token[:_HEADER_CHARS]))
-    return key_id, epoch
 
 
 def keyed_digest(key: bytes, person: bytes, data: bytes, size: int) -> bytes:

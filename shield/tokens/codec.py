@@ -39,7 +39,7 @@ from shield.tokens import base64url
 from shield.tokens.keys import Keyring
 from shield.tokens.packing import pack, unpack
 
-__all__ = ["DEFAULT_MAX_LENGTH", "FORMATS", "MIN_LENGTH", "VERSION", "TokenCodec", "TokenFormat"]
+__all__ = ["DEFAULT_MAX_LENGTH", "FORMATS", "MIN_LENGTH", "VERSION", "TokenCodec", "TokenFormat", "token_header"]
 
 TokenFormat: TypeAlias = Literal["signed", "encrypted"]
 FORMATS: tuple[TokenFormat, ...] = ("signed", "encrypted")
@@ -54,6 +54,14 @@ _EMPTY_MAP_BYTES = 1
 MIN_LENGTH = -(-(_HEADER.size + _EMPTY_MAP_BYTES + _TAG_BYTES) * 4 // 3)
 
 _Primitive: TypeAlias = hmac.HMAC | AESSIV
+# Base64 characters that hold the whole header (16 chars = 12 bytes >= the 10-byte header).
+_HEADER_CHARS = -(-_HEADER.size // 3) * 4
+
+
+def token_header(token: str) -> tuple[bytes, int]:
+    """Key id and epoch of a token that already passed :meth:`TokenCodec.unseal` (or was just sealed)."""
+    _, _, key_id, epoch = _HEADER.unpack_from(base64url.decode(token[:_HEADER_CHARS]))
+    return key_id, epoch
 
 
 class TokenCodec:
