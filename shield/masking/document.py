@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from shield.jsoncodec import RawNumber
 from shield.masking.maskers import MASKERS, make_hasher
 from shield.masking.paths import DEAD, FieldMatcher
 from shield.masking.text import mask_integer, mask_text, mask_texts
@@ -182,8 +183,7 @@ class DocumentMasker:
             return [self._apply(item, masker) for item in value]
         if value is None or kind is bool:
             return value
-        text = getattr(value, "text", None)  # RawNumber keeps its exact source text
-        return masker(text if isinstance(text, str) else str(value))
+        return masker(_text_of(value))
 
 
 def _drop(value: str) -> str:  # pragma: no cover - a marker: dropped fields are deleted, never masked
@@ -230,5 +230,9 @@ def _rename_keys(node: dict[str, Any], renamed: dict[str, str]) -> None:
 def _as_id(value: Any) -> str | None:
     if value is None or type(value) is bool or type(value) in (dict, list):
         return None
-    text = getattr(value, "text", None)  # RawNumber: a snowflake id kept as its exact text
-    return text if isinstance(text, str) else str(value)
+    return _text_of(value)
+
+
+def _text_of(value: Any) -> str:
+    """A scalar as text; a RawNumber (big int, long decimal, snowflake id) as its exact source."""
+    return value.text if isinstance(value, RawNumber) else str(value)
