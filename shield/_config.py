@@ -92,6 +92,14 @@ class Table:
                 )
         return tuple(values)
 
+    def list_of(self, key: str) -> list[Any]:
+        """Read a list whose items the caller validates (``[]`` when absent)."""
+        self._read.add(key)
+        values = self._data.get(key, [])
+        if not isinstance(values, list | tuple):
+            raise PolicyError(self.key_path(key), f"expected a list, got {describe(values)}")
+        return list(values)
+
     def table(self, key: str) -> Table:
         self._read.add(key)
         return Table(self._data.get(key, {}), self.key_path(key))

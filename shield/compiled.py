@@ -1,58 +1,104 @@
-"""The policy compiled once for the hot path: which pipeline serves which request."""
+"""The policy compiled once for the hot path: which pipeline and request checks serve which request."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from starlette.routing import compile_path
 from starlette.types import Scope
 
+from shield.admission import RouteAdmission, route_path, route_pattern
+from shield.clock import Clock, system_clock
 from shield.masking.document import DocumentMasker
-from shield.pipeline import MaskingStage, ResponsePipeline
-from shield.policy import MaskRule, Policy
+from shield.pagination import PaginationStage, Paginator
+from shield.pipeline import MaskingStage, ResponsePipeline, ResponseStage
+from shield.policy import MaskRule, Policy, RoutePolicy
+from shield.sealing import RecordIdStage
+from shield.tokens import CursorSealer, Keyring, RecordSealer, TokenCodec
 
-__all__ = ["CompiledPolicy", "RoutePlan"]
+__all__ = ["CompiledPolicy", "RoutePlan", "masking_stage"]
 
 
 @dataclass(frozen=True, slots=True)
 class RoutePlan:
-    """What shield does for one route; ``pipeline`` is None where the policy unmasks it."""
+    """What shield does for one route.
+
+    ``pipeline`` is None where no response stage applies (an unmasked route without tokens);
+    ``admission`` is None where requests pass as they are.
+    """
 
     pipeline: ResponsePipeline | None
     text_bodies: bool
+    admission: RouteAdmission | None = None
 
 
 class CompiledPolicy:
     """Routes matched in policy order; the global plan serves every other path."""
 
-    __slots__ = ("default", "pipeline", "policy", "routes")
+    __slots__ = ("default", "policy", "record_sealer", "routes", "token_codec")
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, clock: Clock = system_clock) -> None:
         self.policy = policy
-        text_bodies = policy.masking.text_bodies
-        self.pipeline = _pipeline(policy, ())
-        self.default = RoutePlan(self.pipeline, text_bodies)
+        tokens = policy.tokens
+        self.token_codec: TokenCodec | None = None
+        self.record_sealer: RecordSealer | None = None
+        if tokens.secrets:
+            keyring = Keyring(tokens.secrets, pending=tokens.pending, epoch_seconds=tokens.epoch_seconds, clock=clock)
+            self.token_codec = TokenCodec(keyring, format=tokens.format)
+            self.record_sealer = RecordSealer(self.token_codec, detailed_errors=tokens.detailed_errors)
+        self.default = RoutePlan(self._pipeline(None), policy.masking.text_bodies)
         self.routes: tuple[tuple[re.Pattern[str], frozenset[str] | None, RoutePlan], ...] = tuple(
-            (
-                compile_path(route.path)[0],
-                route.methods,
-                RoutePlan(_pipeline(policy, route.mask), text_bodies) if route.masking else _UNMASKED,
-            )
-            for route in policy.routes
+            self._route(route, clock) for route in policy.routes
         )
 
     def plan_for(self, scope: Scope) -> RoutePlan:
         if self.routes:
-            path = _route_path(scope)
+            path = route_path(scope)
             method = scope.get("method", "GET")
             for pattern, methods, plan in self.routes:
                 if (methods is None or method in methods) and pattern.match(path):
                     return plan
         return self.default
 
+    def _route(self, route: RoutePolicy, clock: Clock) -> tuple[re.Pattern[str], frozenset[str] | None, RoutePlan]:
+        pattern = route_pattern(route.path, frozenset(param.param for param in route.unseal))
+        paginator = None
+        if route.pagination is not None:
+            settings = route.pagination
+            tokens = self.policy.tokens
+            assert self.token_codec is not None  # the policy requires secrets for paginated routes
+            sealer = CursorSealer(
+                self.token_codec,
+                ttl=tokens.cursor_ttl,
+                chain_ttl=tokens.chain_ttl,
+                max_depth=tokens.max_depth,
+                exclude=(settings.cursor_param, settings.param),
+                detailed_errors=tokens.detailed_errors,
+                clock=clock,
+            )
+            paginator = Paginator(settings, route.path, pattern, sealer)
+        admission = None
+        if paginator is not None or route.unseal:
+            admission = RouteAdmission(pattern, paginator, route.unseal, self.record_sealer)
+        plan = RoutePlan(self._pipeline(route, paginator), self.policy.masking.text_bodies, admission)
+        return pattern, route.methods, plan
 
-def _pipeline(policy: Policy, route_rules: tuple[MaskRule, ...]) -> ResponsePipeline:
+    def _pipeline(self, route: RoutePolicy | None, paginator: Paginator | None = None) -> ResponsePipeline | None:
+        """Masking first (it reads raw owner IDs), then sealing IDs, then links and totals."""
+        policy = self.policy
+        stages: list[ResponseStage] = []
+        if route is None or route.masking:
+            stages.append(masking_stage(policy, route.mask if route else ()))
+        seals = (*(route.seal if route else ()), *policy.seal)
+        if seals:
+            assert self.record_sealer is not None  # the policy requires secrets for seal rules
+            stages.append(RecordIdStage(self.record_sealer, seals))
+        if paginator is not None:
+            stages.append(PaginationStage(paginator))
+        return ResponsePipeline(stages) if stages else None
+
+
+def masking_stage(policy: Policy, route_rules: tuple[MaskRule, ...]) -> MaskingStage:
     """Route rules come first: the first matching rule wins."""
     settings = policy.masking
     masker = DocumentMasker(
@@ -62,17 +108,4 @@ def _pipeline(policy: Policy, route_rules: tuple[MaskRule, ...]) -> ResponsePipe
         owner_field=settings.owner_field,
         hash_key=policy.hash_key.value if policy.hash_key else None,
     )
-    stage = MaskingStage(masker, owner_aware=settings.owner_field is not None, unmask_roles=settings.unmask_roles)
-    return ResponsePipeline([stage])
-
-
-def _route_path(scope: Scope) -> str:
-    """The path as the app's router sees it: below ``root_path`` when mounted or proxied."""
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :] or "/"
-    return path
-
-
-_UNMASKED = RoutePlan(pipeline=None, text_bodies=False)
+    return MaskingStage(masker, owner_aware=settings.owner_field is not None, unmask_roles=settings.unmask_roles)

@@ -32,17 +32,18 @@ class UnmaskableResponse(ShieldError):
         super().__init__(f"{reason}: {detail}")
 
 
-class TokenError(ShieldError):
-    """A pagination token or sealed ID was refused.
+class RequestRefused(ShieldError):
+    """A request shield answers itself, before the app sees it (a 4xx problem document).
 
-    The message is deliberately generic so a client learns nothing about which check failed;
-    ``reason`` is a short, stable slug (``bad_tag``, ``unknown_key``…) for logs and metrics.
+    ``message`` is what the client reads: deliberately no more than it needs. ``reason`` is a
+    short, stable slug (``bad_tag``, ``duplicate``…) for logs and metrics.
     """
 
-    message = "invalid token"
+    message = "request refused"
+    title = "Request refused"
     #: HTTP status and problem type slug for the client's problem document.
     status = 400
-    slug = "token-invalid"
+    slug = "request-refused"
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -50,6 +51,31 @@ class TokenError(ShieldError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(reason={self.reason!r})"
+
+
+class RefusedParameter(RequestRefused):
+    """A native pagination parameter or a raw record ID where shield only takes tokens.
+
+    Also a parameter spelled to slip past the check (``OFFSET=``, ``offset[]=``, given twice).
+    """
+
+    title = "Parameter refused"
+    slug = "parameter-refused"
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.message = message
+        super().__init__(reason)
+
+
+class TokenError(RequestRefused):
+    """A pagination token or sealed ID was refused.
+
+    The message is deliberately generic so a client learns nothing about which check failed.
+    """
+
+    message = "invalid token"
+    title = "Invalid token"
+    slug = "token-invalid"
 
 
 class MalformedToken(TokenError):
@@ -62,6 +88,7 @@ class ExpiredToken(TokenError):
     """A well-formed token whose time is up (its key epoch has rotated out)."""
 
     message = "expired token"
+    title = "Expired token"
     status = 410
     slug = "token-expired"
 
@@ -83,6 +110,7 @@ class ForeignToken(TokenError):
         if detailed:
             self.status = 403
             self.slug = "token-foreign"
+            self.title = "Token issued to another client"
             self.message = self.detailed_message
         super().__init__(reason)
 
@@ -95,5 +123,6 @@ class ChainTooDeep(TokenError):
     """A genuine cursor that walked more pages than the policy allows from one first page."""
 
     message = "too many pages in one walk; start again from the first page"
+    title = "Pagination chain too deep"
     status = 403
     slug = "chain-too-deep"

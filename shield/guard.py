@@ -157,6 +157,12 @@ class ResponseGuard:
         if status < 200:  # informational (103 Early Hints): the real response is still to come
             await self._send(message)
             return
+        try:  # Link headers carry positions, whatever the body
+            raw_headers = _inspect(self._pipeline.headers, raw_headers, self._exchange)
+        except UnmaskableResponse as exc:
+            await self._fail(exc)
+            return
+        message = {**message, "headers": raw_headers}
         if status in (204, 304) or self._kind is BodyKind.OPAQUE:
             if status == 304 and self._pipeline.viewer_dependent:  # refreshes a cached response
                 message = {**message, "headers": _protected(raw_headers)}

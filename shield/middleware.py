@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shield.clock import Clock, system_clock
 from shield.compiled import CompiledPolicy
+from shield.errors import RequestRefused
 from shield.guard import ResponseGuard
 from shield.identity import ViewerResolver, viewer_from_scope
 from shield.pipeline import Exchange
 from shield.policy import Policy
+from shield.problems import Problem, send_problem
 
 __all__ = ["ShieldMiddleware"]
 
@@ -28,12 +31,14 @@ class ShieldMiddleware:
     scopes pass through untouched.
     """
 
-    def __init__(self, app: ASGIApp, policy: Policy, *, viewer: ViewerResolver | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, policy: Policy, *, viewer: ViewerResolver | None = None, clock: Clock = system_clock
+    ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError(f"policy must be a shield.Policy, got {type(policy).__name__}")
         self.app = app
         self.policy = policy
-        self._compiled = CompiledPolicy(policy)
+        self._compiled = CompiledPolicy(policy, clock=clock)
         self._viewer = viewer or (viewer_from_scope if policy.identity.user_from_scope else _anonymous)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,19 +46,42 @@ class ShieldMiddleware:
             await self.app(scope, receive, send)
             return
         plan = self._compiled.plan_for(scope)
+        identity = ""
+        page = None
+        if plan.admission is not None:
+            identity = self._identity(scope)
+            try:
+                scope, page = plan.admission.admit(scope, identity)
+            except RequestRefused as refusal:
+                await send_problem(send, _problem(refusal), self.policy.problem_base)
+                return
         if plan.pipeline is None:
             await self.app(scope, receive, send)
             return
+        if not identity and plan.pipeline.viewer_dependent:
+            identity = self._identity(scope)
         scope = _inspectable(scope)
         guard = ResponseGuard(
             send,
-            Exchange(scope=scope, resolver=self._viewer),
+            Exchange(scope=scope, resolver=self._viewer, identity=identity, page=page),
             plan.pipeline,
             text_bodies=plan.text_bodies,
             max_body_bytes=self.policy.max_body_bytes,
             problem_base=self.policy.problem_base,
         )
         await self.app(scope, receive, guard)
+
+    def _identity(self, scope: Scope) -> str:
+        """Who tokens are bound to: the authenticated user, else the client address."""
+        viewer = self._viewer(scope)
+        if viewer is not None and viewer.id is not None:
+            return f"user:{viewer.id}"
+        client = scope.get("client")
+        return f"network:{client[0]}" if client else "anonymous"
+
+
+def _problem(refusal: RequestRefused) -> Problem:
+    return Problem(slug=refusal.slug, title=refusal.title, status=refusal.status, detail=refusal.message)
 
 
 def _inspectable(scope: Scope) -> Scope:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import Scope
 
@@ -17,15 +17,26 @@ from shield.identity import ANONYMOUS, Viewer, ViewerResolver
 from shield.masking.document import DocumentMasker
 from shield.masking.text import mask_text
 
+if TYPE_CHECKING:
+    from shield.pagination import PageRequest
+
 __all__ = ["Exchange", "MaskingStage", "ResponsePipeline", "ResponseStage"]
+
+Headers = list[tuple[bytes, bytes]]
 
 
 @dataclass(slots=True)
 class Exchange:
-    """One request/response as the stages see it; the viewer is resolved on first use."""
+    """One request/response as the stages see it; the viewer is resolved on first use.
+
+    ``identity`` is who tokens are bound to (see :mod:`shield.requester`); ``page`` is set on
+    paginated routes by the request side.
+    """
 
     scope: Scope
     resolver: ViewerResolver
+    identity: str = ""
+    page: PageRequest | None = None
     status: int = 200
     _viewer: Viewer | None = field(default=None, repr=False)
 
@@ -50,6 +61,10 @@ class ResponseStage(Protocol):
 
     def text(self, text: str, exchange: Exchange) -> str:
         """Process free text (a text body, an SSE line); the same object when unchanged."""
+        ...
+
+    def headers(self, headers: Headers, exchange: Exchange) -> Headers:
+        """Rewrite response headers (``Link``) before anything is sent; the same list when unchanged."""
         ...
 
 
@@ -79,6 +94,9 @@ class MaskingStage:
             return text
         return mask_text(text)
 
+    def headers(self, headers: Headers, exchange: Exchange) -> Headers:
+        return headers
+
 
 class ResponsePipeline:
     """The ordered stages of one route."""
@@ -100,3 +118,8 @@ class ResponsePipeline:
         for stage in self.stages:
             text = stage.text(text, exchange)
         return text
+
+    def headers(self, headers: Headers, exchange: Exchange) -> Headers:
+        for stage in self.stages:
+            headers = stage.headers(headers, exchange)
+        return headers

@@ -11,7 +11,7 @@ import hashlib
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,27 @@ from shield._config import Table, suggest
 from shield.errors import PolicyError
 from shield.masking.maskers import MASKER_KINDS
 from shield.masking.paths import parse_field_path
+from shield.token_policy import (
+    PaginationSettings,
+    SealRule,
+    TokenSettings,
+    UnsealParam,
+    read_pagination,
+    read_seals,
+    read_tokens,
+    read_unseals,
+)
 
-__all__ = ["MaskRule", "MaskingSettings", "Policy", "RoutePolicy"]
+__all__ = [
+    "MaskRule",
+    "MaskingSettings",
+    "PaginationSettings",
+    "Policy",
+    "RoutePolicy",
+    "SealRule",
+    "TokenSettings",
+    "UnsealParam",
+]
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_PROBLEM_BASE = "https://shield.invalid/problems/"
@@ -54,6 +73,13 @@ class RoutePolicy:
     methods: frozenset[str] | None = None
     masking: bool = True
     mask: tuple[MaskRule, ...] = ()
+    pagination: PaginationSettings | None = None
+    seal: tuple[SealRule, ...] = ()
+    unseal: tuple[UnsealParam, ...] = ()
+
+    @property
+    def uses_tokens(self) -> bool:
+        return self.pagination is not None or bool(self.seal) or bool(self.unseal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +114,8 @@ class Policy:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     problem_base: str = DEFAULT_PROBLEM_BASE
     hash_key: Secret | None = None
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    seal: tuple[SealRule, ...] = ()
     demo: bool = False
 
     @classmethod
@@ -115,6 +143,9 @@ class Policy:
         secrets = root.table("secrets")
         hash_key = secrets.secret("hash_key")
         secrets.finish()
+        tokens_table = root.table("tokens")
+        tokens = read_tokens(tokens_table)
+        seals = tuple(read_seals(root))
         max_body_bytes = root.positive_int("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
         problem_base = root.value("problem_base", str, DEFAULT_PROBLEM_BASE)
         root.finish()
@@ -130,6 +161,17 @@ class Policy:
                     'environment: hash_key = { env = "SHIELD_HASH_KEY" }',
                 )
             warnings.warn("demo mode: using a built-in, public hash key", stacklevel=2)
+        token_user = next((f"route[{i}]" for i, route in enumerate(routes) if route.uses_tokens), None)
+        token_user = token_user or ("seal[0]" if seals else None)
+        if token_user and not tokens.secrets:
+            if not demo:
+                raise PolicyError(
+                    "tokens.secrets",
+                    f"required by {token_user} (cursors and sealed IDs are signed); set it from the "
+                    'environment: secrets = [{ env = "SHIELD_TOKEN_SECRET" }] (`shield keys generate` makes one)',
+                )
+            warnings.warn("demo mode: using a built-in, public token secret", stacklevel=2)
+            tokens = replace(tokens, secrets=(_DEMO_TOKEN_SECRET,))
         return cls(
             mask=tuple(rules),
             masking=masking,
@@ -138,6 +180,8 @@ class Policy:
             max_body_bytes=max_body_bytes,
             problem_base=problem_base,
             hash_key=Secret(hash_key.encode()) if hash_key else _demo_key(demo),
+            tokens=tokens,
+            seal=seals,
             demo=demo,
         )
 
@@ -152,6 +196,9 @@ class Policy:
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError("", f"{path}: invalid TOML: {exc}") from exc
         return cls.from_dict(data)
+
+
+_DEMO_TOKEN_SECRET = "shield demo token secret: public, never use it in production"  # noqa: S105  # demo mode only, by design
 
 
 def _demo_key(demo: bool) -> Secret | None:
@@ -193,11 +240,16 @@ def _read_route(table: Table) -> RoutePolicy:
     for index, method in enumerate(methods):
         if method.upper() not in _METHODS:
             raise PolicyError(f"{table.key_path('methods')}[{index}]", f"unknown HTTP method {method!r}")
+    pagination_table = table.table("pagination")
+    pagination = read_pagination(pagination_table) if table.has("pagination") else None
     route = RoutePolicy(
         path=path,
         methods=frozenset(m.upper() for m in methods) or None,
         masking=table.value("masking", bool, True),
         mask=tuple(_read_rules(table)),
+        pagination=pagination,
+        seal=tuple(read_seals(table)),
+        unseal=tuple(read_unseals(table)),
     )
     table.finish()
     return route

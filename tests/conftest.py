@@ -21,6 +21,12 @@ settings.register_profile(
 settings.load_profile(os.environ.get("SHIELD_HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, the loop uvicorn uses here."""
+    return "asyncio"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No test may skip: a skipped Redis or end-to-end test would hide a broken guarantee."""
     terminal = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -8,11 +8,6 @@ import pytest
 from examples import fastapi_app, starlette_app
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def get(app: object, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://example") as client:

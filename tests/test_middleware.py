@@ -58,10 +58,6 @@ PHONE_3_MASKED = "137****7000"
 PROBLEM_TYPE = "https://shield.invalid/problems/response-not-maskable"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture
 def app(tmp_path: Path) -> Starlette:
@@ -931,8 +927,13 @@ async def test_a_failing_stage_fails_closed_not_500(caplog: pytest.LogCaptureFix
         def text(self, text: str, exchange: Any) -> str:
             raise ValueError("bug in a stage")
 
+        def headers(self, headers: Any, exchange: Any) -> Any:
+            return headers
+
     shielded_app = ShieldMiddleware(raw_app([(b"content-type", b"application/json")], f'["{PHONE}"]'.encode()), POLICY)
-    shielded_app._compiled.pipeline.stages = (BrokenStage(),)  # type: ignore[assignment]
+    pipeline = shielded_app._compiled.default.pipeline
+    assert pipeline is not None
+    pipeline.stages = (BrokenStage(),)  # type: ignore[assignment]
     async with client_for(shielded_app) as shielded_client:
         response = await shielded_client.get("/")
     assert_problem(response, "internal-error")

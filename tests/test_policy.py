@@ -144,3 +144,85 @@ def test_policy_is_immutable() -> None:
     policy = Policy.from_dict({})
     with pytest.raises(AttributeError):
         policy.max_body_bytes = 1  # type: ignore[misc]
+
+
+SECRET = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"route": [{"path": "/items", "pagination": {}}]},
+            "tokens.secrets: required by route[0] (cursors and sealed IDs are signed)",
+        ),
+        ({"seal": [{"field": "id", "kind": "user"}]}, "tokens.secrets: required by seal[0]"),
+        (
+            {"tokens": {"secrets": ["too short but sixteen+"]}},
+            "tokens.secrets[0]: a token secret needs at least 32 bytes",
+        ),
+        ({"tokens": {"secrets": SECRET}}, "tokens.secrets: expected a list"),
+        (
+            {"tokens": {"secrets": [SECRET], "format": "encryptd"}},
+            "tokens.format: unknown value 'encryptd' (did you mean 'encrypted'?)",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET], "epoch_seconds": 60, "cursor_ttl": 120}},
+            "tokens.cursor_ttl: must not exceed epoch_seconds (60)",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/i", "pagination": {"style": "ofset"}}]},
+            "route[0].pagination.style: unknown value 'ofset' (did you mean 'offset'?)",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/i", "pagination": {"max_size": 10}}]},
+            "route[0].pagination.max_size: needs size_param",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/i", "pagination": {"cursor_param": "offset"}}]},
+            "route[0].pagination.cursor_param: must differ from param ('offset')",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/i", "pagination": {"size_param": "Offset"}}]},
+            "route[0].pagination.size_param: must differ from param and cursor_param",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/i", "pagination": {"links": ["a..b"]}}]},
+            "route[0].pagination.links[0]: invalid field path",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/i", "pagination": {"nxt": ["a"]}}]},
+            "route[0].pagination.nxt: unknown key",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "seal": [{"field": "id", "kind": "a user"}]},
+            "seal[0].kind: expected a record kind",
+        ),
+        (
+            {"tokens": {"secrets": [SECRET]}, "route": [{"path": "/u/{id}", "unseal": [{"kind": "user"}]}]},
+            "route[0].unseal[0].param: required",
+        ),
+        (
+            {
+                "tokens": {"secrets": [SECRET]},
+                "route": [{"path": "/u/{id}", "unseal": [{"param": "id", "kind": "u", "raw": "yes"}]}],
+            },
+            "route[0].unseal[0].raw: unknown value 'yes'",
+        ),
+    ],
+)
+def test_token_sections_name_the_key_and_the_problem(data: dict[str, object], expected: str) -> None:
+    assert expected in error_of(data)
+
+
+def test_token_secrets_from_environment_and_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIELD_TOKEN_SECRET", SECRET)
+    policy = Policy.from_dict({"tokens": {"secrets": [{"env": "SHIELD_TOKEN_SECRET"}]}})
+    assert policy.tokens.secrets == (SECRET,)
+    assert SECRET not in repr(policy)
+
+
+def test_demo_mode_has_a_public_token_secret_and_says_so() -> None:
+    with pytest.warns(UserWarning, match="public token secret"):
+        policy = Policy.from_dict({"demo": True, "route": [{"path": "/items", "pagination": {}}]})
+    assert policy.tokens.secrets

@@ -29,10 +29,6 @@ OTHER_PHONE = "13900139000"
 USERNAME_POLICY = Policy.from_dict({"mask": [{"field": "username", "kind": "username"}]})
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 def raw_app(start: Message, *bodies: bytes) -> ASGIApp:
     """An app that sends ``start`` and then ``bodies`` as one streamed body."""

@@ -1,0 +1,114 @@
+"""The request side of a route: cursors and sealed IDs turned back into what the app expects.
+
+Runs before the app. It reads the query string once, lets the route's paginator and unsealed
+parameters check and rewrite it, opens sealed path parameters, and hands the app a scope with
+native values only. Anything it refuses raises :class:`~shield.errors.RequestRefused`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from starlette.routing import compile_path
+from starlette.types import Scope
+
+from shield.pagination import PageRequest, Paginator
+from shield.queryparams import encode_query, guarded_values, parse_query
+from shield.sealing import unseal_param
+from shield.token_policy import UnsealParam
+from shield.tokens.records import RecordSealer
+
+__all__ = ["RouteAdmission", "route_path", "route_pattern"]
+
+_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+
+
+def route_path(scope: Scope) -> str:
+    """The path as the app's router sees it: below ``root_path`` when mounted or proxied."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
+def route_pattern(template: str, sealed: frozenset[str] = frozenset()) -> re.Pattern[str]:
+    """The template's regex; a sealed parameter matches any segment (a token is not an int)."""
+    loosened = _PARAM.sub(lambda m: "{" + m.group(1) + "}" if m.group(1) in sealed else m.group(0), template)
+    return compile_path(loosened)[0]
+
+
+class RouteAdmission:
+    """Checks and rewrites one route's requests; shared by all of them (no request state)."""
+
+    __slots__ = ("_path_params", "_pattern", "_query_params", "_sealer", "paginator")
+
+    def __init__(
+        self,
+        pattern: re.Pattern[str],
+        paginator: Paginator | None,
+        unseal: Sequence[UnsealParam],
+        sealer: RecordSealer | None,
+    ) -> None:
+        if unseal and sealer is None:
+            raise ValueError("unsealing parameters needs a record sealer")
+        self._pattern = pattern
+        self.paginator = paginator
+        self._sealer = sealer
+        path_names = set(pattern.groupindex)
+        self._path_params = tuple(
+            sorted((p for p in unseal if p.param in path_names), key=lambda p: pattern.groupindex[p.param])
+        )
+        self._query_params = {p.param: p for p in unseal if p.param not in path_names}
+
+    def admit(self, scope: Scope, identity: str) -> tuple[Scope, PageRequest | None]:
+        """The scope the app gets and, on a paginated route, the context for its response."""
+        pairs = parse_query(scope.get("query_string", b""))
+        new_pairs = None
+        page = None
+        if self.paginator is not None:
+            new_pairs, page = self.paginator.admit(pairs, identity)
+        if self._query_params:
+            new_pairs = self._unseal_query(new_pairs or pairs, identity)
+        new_path = self._unseal_path(scope, identity) if self._path_params else None
+        if new_pairs is None and new_path is None:
+            return scope, page
+        scope = dict(scope)
+        if new_pairs is not None:
+            scope["query_string"] = encode_query(new_pairs).encode("latin-1", errors="strict")
+        if new_path is not None:
+            scope["path"] = new_path
+            if "raw_path" in scope:
+                scope["raw_path"] = quote(new_path).encode("ascii")
+        return scope, page
+
+    def _unseal_query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]] | None:
+        sealer = self._sealer
+        assert sealer is not None  # checked in __init__
+        found = guarded_values(pairs, self._query_params)
+        if not found:
+            return None
+        opened = {
+            name: unseal_param(sealer, self._query_params[name], identity, value) for name, value in found.items()
+        }
+        return [(name, opened.get(name, value)) for name, value in pairs]
+
+    def _unseal_path(self, scope: Scope, identity: str) -> str | None:
+        sealer = self._sealer
+        assert sealer is not None  # checked in __init__
+        path = route_path(scope)
+        match = self._pattern.match(path)
+        if match is None:
+            return None
+        pieces: list[str] = []
+        end = 0
+        for param in self._path_params:
+            start, stop = match.span(param.param)
+            pieces += (path[end:start], unseal_param(sealer, param, identity, match.group(param.param)))
+            end = stop
+        rewritten = "".join([*pieces, path[end:]])
+        full: str = scope["path"]
+        prefix = full[: len(full) - len(path)]
+        return prefix + rewritten

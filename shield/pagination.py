@@ -1,0 +1,231 @@
+"""Native pagination behind cursors: what a client sends is checked, what it receives is rewritten.
+
+Requests: ``?cursor=<token>`` is opened (signature, identity, route, the other query
+parameters, expiry, chain depth) and turned back into the app's own parameter
+(``?offset=1850``); a native parameter sent by the client is refused beyond the first page (or
+always); the page size is capped. Responses: next/prev/first/last links in declared JSON fields
+and in ``Link`` headers become cursor URLs (or bare tokens where the app wrote a bare
+position), and collection totals can be dropped or coarsened. See ``docs/pagination.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from shield.errors import RefusedParameter
+from shield.fieldwalk import DROP, FieldRewriter
+from shield.jsoncodec import RawNumber
+from shield.linkheader import Link, rewrite_links
+from shield.pipeline import Exchange
+from shield.queryparams import Pairs, canonical_name, encode_query, guarded_values, parse_query
+from shield.token_policy import PaginationSettings
+from shield.tokens.cursor import Cursor, CursorSealer, Position
+
+__all__ = ["PageRequest", "PaginationStage", "Paginator"]
+
+_LINK, _LAST, _TOTAL = "link", "last", "total"
+_DIGITS = re.compile(r"^[0-9]{1,18}$")
+_HEADERS_WITH_LINKS = (b"link",)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """What the response side needs to know about the request it answers."""
+
+    identity: str
+    client_query: Pairs  # as the client sent it: the query a bare token is bound to
+    cursor: Cursor | None  # the cursor it arrived with: new cursors continue its chain
+
+
+class Paginator:
+    """One route's pagination: admits requests and issues the cursors its responses carry."""
+
+    __slots__ = ("_guarded", "_pattern", "_separate", "route", "sealer", "settings")
+
+    def __init__(
+        self, settings: PaginationSettings, route: str, pattern: re.Pattern[str], sealer: CursorSealer
+    ) -> None:
+        self.settings = settings
+        self.route = route
+        self.sealer = sealer
+        self._pattern = pattern
+        self._separate = settings.cursor_param != settings.param
+        self._guarded = tuple(
+            name for name in (settings.param, settings.cursor_param, settings.size_param) if name is not None
+        )
+
+    # -- requests -------------------------------------------------------------------
+
+    def admit(self, pairs: Pairs, identity: str) -> tuple[Pairs | None, PageRequest]:
+        """The query the app gets (None: unchanged) and the context for the response.
+
+        Raises :class:`~shield.errors.TokenError` or :class:`~shield.errors.RefusedParameter`.
+        """
+        settings = self.settings
+        found = guarded_values(pairs, self._guarded)
+        token = found.get(settings.cursor_param)
+        native = found.get(settings.param) if self._separate else None
+        replace: dict[str, str] = {}
+        cursor = None
+        if token is not None:
+            if native is not None:
+                raise RefusedParameter(
+                    "cursor_and_native", f"send {settings.cursor_param!r} alone, without {settings.param!r}"
+                )
+            cursor = self.sealer.open(token, identity, self.route, pairs)
+            replace[settings.cursor_param] = str(cursor.position)
+        elif native is not None and (settings.native == "refuse" or native != settings.first_page):
+            raise RefusedParameter(
+                "native_position", f"parameter {settings.param!r} is not accepted here; follow the links (cursor)"
+            )
+        if settings.size_param is not None and (size := found.get(settings.size_param)) is not None:
+            capped = self._capped_size(size)
+            if capped != size:
+                replace[settings.size_param] = capped
+        request = PageRequest(identity=identity, client_query=pairs, cursor=cursor)
+        if not replace:
+            return None, request
+        rewritten = [
+            (settings.param if name == settings.cursor_param else name, replace.get(name, value))
+            for name, value in pairs
+        ]
+        return rewritten, request
+
+    def _capped_size(self, size: str) -> str:
+        if not _DIGITS.match(size) or int(size) < 1:
+            raise RefusedParameter("invalid_size", f"parameter {self.settings.size_param!r} must be a positive integer")
+        maximum = self.settings.max_size
+        return str(maximum) if maximum is not None and int(size) > maximum else size
+
+    # -- responses ------------------------------------------------------------------
+
+    def issue(self, page: PageRequest, query: Pairs, position: Position) -> str:
+        return self.sealer.issue(page.identity, self.route, query, position, previous=page.cursor)
+
+    def rewrite_link(self, value: Any, page: PageRequest, root_path: str) -> Any:
+        """A link value with its position sealed; the same object when it holds none."""
+        kind = type(value)
+        if kind is str:
+            return self._rewrite_text(value, page, root_path)
+        if kind is int or kind is RawNumber:
+            return self.issue(page, page.client_query, _position(value, self.settings.style))
+        if kind is dict and type(value.get("href")) is str:  # HAL and JSON:API style {"href": ...}
+            href = self._rewrite_text(value["href"], page, root_path)
+            return value if href is value["href"] else {**value, "href": href}
+        return value
+
+    def _rewrite_text(self, text: str, page: PageRequest, root_path: str) -> str:
+        if not _looks_like_url(text):
+            return self.issue(page, page.client_query, _position(text, self.settings.style)) if text else text
+        parts = urlsplit(text)
+        path = parts.path
+        if path:
+            if root_path and path.startswith(root_path):
+                path = path[len(root_path) :] or "/"
+            if not self._pattern.match(path):
+                return text  # another route's link: not ours to seal
+        pairs = parse_query(parts.query)
+        settings = self.settings
+        position_names = {canonical_name(settings.param), canonical_name(settings.cursor_param)}
+        positions = [value for name, value in pairs if canonical_name(name) in position_names]
+        if not positions:
+            return text  # no position in it (a first page): nothing to seal
+        others = [(name, value) for name, value in pairs if canonical_name(name) not in position_names]
+        token = self.issue(page, others, _position(positions[-1], settings.style))
+        query = encode_query([*others, (settings.cursor_param, token)])
+        return urlunsplit(parts._replace(query=query))
+
+    def rewrite_header_link(self, link: Link, page: PageRequest, root_path: str) -> Link | None:
+        rels = link.rels
+        if self.settings.last == "drop" and "last" in rels:
+            return None
+        if not rels & {"next", "prev", "previous", "first", "last"}:
+            return link
+        return Link(self._rewrite_text(link.target, page, root_path), link.params)
+
+
+class PaginationStage:
+    """The response stage: links to cursors, totals kept, dropped or coarsened."""
+
+    __slots__ = ("_fields", "_paginator")
+
+    viewer_dependent = True  # cursors are bound to the caller: never shared-cached
+
+    def __init__(self, paginator: Paginator) -> None:
+        settings = paginator.settings
+        self._paginator = paginator
+        rules = [(path, _LAST if settings.last == "drop" and _names_last(path) else _LINK) for path in settings.links]
+        if settings.totals != "keep":
+            rules += [(path, _TOTAL) for path in settings.total_fields]
+        self._fields = FieldRewriter(rules)
+
+    def document(self, document: Any, exchange: Exchange) -> tuple[Any, int]:
+        page = exchange.page
+        if page is None:
+            return document, 0
+        paginator = self._paginator
+        totals = paginator.settings.totals
+        root_path: str = exchange.scope.get("root_path", "")
+
+        def rewrite(action: str, value: Any) -> Any:
+            if action == _LINK:
+                return paginator.rewrite_link(value, page, root_path)
+            if action == _LAST:
+                return DROP
+            return DROP if totals == "drop" else _coarsened(value)
+
+        return document, self._fields.rewrite(document, rewrite)
+
+    def text(self, text: str, exchange: Exchange) -> str:
+        return text
+
+    def headers(self, headers: list[tuple[bytes, bytes]], exchange: Exchange) -> list[tuple[bytes, bytes]]:
+        page = exchange.page
+        settings = self._paginator.settings
+        if page is None or not settings.link_header:
+            return headers
+        root_path: str = exchange.scope.get("root_path", "")
+        out: list[tuple[bytes, bytes]] = []
+        for name, value in headers:
+            if name.lower() not in _HEADERS_WITH_LINKS:
+                out.append((name, value))
+                continue
+            rewritten = rewrite_links(
+                value.decode("latin-1"),
+                lambda link: self._paginator.rewrite_header_link(link, page, root_path),
+            )
+            if rewritten:  # a value that does not parse, or holds no link any more, is dropped
+                out.append((name, rewritten.encode("latin-1")))
+        return out
+
+
+def _looks_like_url(text: str) -> bool:
+    return "?" in text or text.startswith("/") or "://" in text
+
+
+def _position(value: Any, style: str) -> Position:
+    """The native position as the cursor stores it: an int where the style is numeric."""
+    text = value.text if type(value) is RawNumber else value
+    if type(text) is int:
+        return text
+    if style in ("offset", "page", "after_id") and isinstance(text, str) and text.isascii() and text.isdigit():
+        return int(text)
+    return str(text)
+
+
+def _names_last(path: str) -> bool:
+    return path.rsplit(".", 1)[-1].removesuffix("[*]") == "last"
+
+
+def _coarsened(value: Any) -> Any:
+    """Rounded down to one significant figure (48213 -> 40000): the size of the prize, blurred."""
+    if type(value) is RawNumber:
+        value = int(value.text) if _DIGITS.match(value.text) else value
+    if type(value) is not int or value < 10:
+        return value
+    scale = 10 ** (len(str(value)) - 1)
+    coarse = value // scale * scale
+    return value if coarse == value else coarse
