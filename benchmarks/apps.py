@@ -51,6 +51,7 @@ class UserPage(BaseModel):
     total: int
     offset: int
     limit: int
+    next: str | None
 
 
 def fastapi_app() -> ASGIApp:
@@ -63,7 +64,13 @@ def fastapi_app() -> ASGIApp:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     ) -> dict[str, object]:
         rows = [u.row() for u in fakedata.page(offset, limit)]
-        return {"items": rows, "total": fakedata.USER_COUNT, "offset": offset, "limit": limit}
+        return {
+            "items": rows,
+            "total": fakedata.USER_COUNT,
+            "offset": offset,
+            "limit": limit,
+            "next": _next(offset, limit),
+        }
 
     @app.get("/users/{user_id}", response_model=User)
     async def get_user(user_id: int) -> dict[str, object]:
@@ -87,7 +94,14 @@ def starlette_app() -> ASGIApp:
         if offset < 0 or not 1 <= limit <= MAX_LIMIT:
             return JSONResponse({"detail": "offset or limit out of range"}, status_code=422)
         rows = [u.json_row() for u in fakedata.page(offset, limit)]
-        return JSONResponse({"items": rows, "total": fakedata.USER_COUNT, "offset": offset, "limit": limit})
+        page = {
+            "items": rows,
+            "total": fakedata.USER_COUNT,
+            "offset": offset,
+            "limit": limit,
+            "next": _next(offset, limit),
+        }
+        return JSONResponse(page)
 
     async def get_user(request: Request) -> JSONResponse:
         user = fakedata.by_id(request.path_params["user_id"])
@@ -96,6 +110,12 @@ def starlette_app() -> ASGIApp:
         return JSONResponse(user.json_row())
 
     return Starlette(routes=[Route("/users", list_users), Route("/users/{user_id:int}", get_user)])
+
+
+def _next(offset: int, limit: int) -> str | None:
+    """The next page's link, as most list APIs send one."""
+    following = offset + limit
+    return f"/users?offset={following}&limit={limit}" if following < fakedata.USER_COUNT else None
 
 
 FRAMEWORKS = {"fastapi": fastapi_app, "starlette": starlette_app}

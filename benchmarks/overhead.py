@@ -154,16 +154,20 @@ def _loadgen(args: argparse.Namespace, cpus: str | None) -> LoadGenerator:
     return AsyncioLoad(connections=args.connections, cpus=cpus)
 
 
-def _verify(server: UvicornServer, endpoint: Endpoint) -> tuple[int, list[str]]:
-    """Body size and problems with one response of ``server`` at ``endpoint``."""
+def _verify(server: UvicornServer, endpoint: Endpoint) -> tuple[str, int, list[str]]:
+    """The path to load, the body size and the problems with one response of ``server`` there."""
+    variant = VARIANTS[server.variant]
+    path = endpoint.path
     try:
-        status, body = get(server.port, endpoint.path)
-    except OSError as exc:
-        return 0, [f"GET {endpoint.path} failed: {exc}"]
+        if variant.locate is not None:
+            path = variant.locate(endpoint.name, path, lambda p: get(server.port, p))
+        status, body = get(server.port, path)
+    except (OSError, VariantUnavailable) as exc:
+        return path, 0, [f"GET {path} failed: {exc}"]
     if status != 200:
-        return len(body), [f"GET {endpoint.path} answered {status}: {body[:200]!r}"]
-    problems = VARIANTS[server.variant].check(body, endpoint.expected())
-    return len(body), [f"{endpoint.name}: {p}" for p in problems]
+        return path, len(body), [f"GET {path} answered {status}: {body[:200]!r}"]
+    problems = variant.check(body, endpoint.expected())
+    return path, len(body), [f"{endpoint.name}: {p}" for p in problems]
 
 
 def _versions() -> dict[str, str]:
@@ -194,6 +198,7 @@ class Run:
         self.cells: dict[tuple[str, str, str], Cell] = {}
         self.skipped: list[str] = []
         self.retry_budget = 0
+        self.paths: dict[tuple[str, str, str], str] = {}
 
     def _drop(self, framework: str, variant: str, why: str) -> None:
         self.skipped.append(f"`{variant}` ({framework}): {why}")
@@ -229,7 +234,8 @@ class Run:
         server = self.servers[framework, variant]
         target_of = VARIANTS[variant].targets
         for name in self.args.endpoints:
-            size, problems = _verify(server, ENDPOINTS[name])
+            path, size, problems = _verify(server, ENDPOINTS[name])
+            self.paths[framework, name, variant] = path
             if problems:
                 self._drop(framework, variant, "invalid response, not measured: " + "; ".join(problems[:3]))
                 return False
@@ -245,7 +251,7 @@ class Run:
         for framework, endpoint, variant in list(self.cells):
             server = self.servers[framework, variant]
             with contextlib.suppress(RuntimeError, OSError):
-                self.loadgen.run(server.base_url + ENDPOINTS[endpoint].path, _FIRST_WARMUP_S)
+                self.loadgen.run(server.base_url + self.paths[framework, endpoint, variant], _FIRST_WARMUP_S)
         # Retries stretch the run at most by a quarter, however busy the machine stays.
         self.retry_budget = len(self.cells) * args.rounds * args.retries // 4
         for rnd in range(args.rounds):
@@ -262,7 +268,7 @@ class Run:
         server = self.servers.get((framework, variant))
         if server is None:
             return
-        url = server.base_url + ENDPOINTS[endpoint].path
+        url = server.base_url + self.paths[framework, endpoint, variant]
         for attempt in range(self.args.retries + 1):
             meter = CpuMeter(server.pid)
             try:

@@ -32,8 +32,29 @@ MASKING_POLICY: dict[str, Any] = {
     ]
 }
 
+TOKENS_POLICY: dict[str, Any] = {
+    "tokens": {"secrets": ["benchmark token secret: at least 32 bytes, never used elsewhere"]},
+    "route": [
+        {
+            "path": "/users",
+            "masking": False,
+            "seal": [{"field": "items[*].id", "kind": "user"}],
+            "pagination": {"style": "offset", "size_param": "limit", "max_size": 100, "links": ["next"]},
+        },
+        {
+            "path": "/users/{user_id:int}",
+            "masking": False,
+            "seal": [{"field": "id", "kind": "user"}],
+            "unseal": [{"param": "user_id", "kind": "user"}],
+        },
+    ],
+}
+
 Wrap = Callable[["ASGIApp"], "ASGIApp"]
 Check = Callable[[bytes, "Sequence[FakeUser]"], list[str]]
+Fetch = Callable[[str], tuple[int, bytes]]
+# (endpoint name, its default path, a GET on the variant's server) -> the path to load.
+Locate = Callable[[str, str, Fetch], str]
 
 
 class VariantUnavailable(Exception):
@@ -45,7 +66,9 @@ class Variant:
     """One way to serve the benchmark app.
 
     ``check`` returns problems with a response body (empty when it is right);
-    ``targets`` maps an endpoint name to the minimum share of bare req/s the variant must keep.
+    ``targets`` maps an endpoint name to the minimum share of bare req/s the variant must keep;
+    ``locate`` finds the path to load when the default one is not valid for this variant (a
+    cursor or a sealed ID in place of a raw offset or ID).
     """
 
     name: str
@@ -53,6 +76,7 @@ class Variant:
     wrap: Wrap
     check: Check
     targets: Mapping[str, float] = field(default_factory=dict)
+    locate: Locate | None = None
 
 
 class PassthroughMiddleware:
@@ -127,6 +151,35 @@ def check_masked(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
     return problems[:5]
 
 
+def check_sealed(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+    """Same number of records, every id a token, the next link (if any) a cursor URL."""
+    records, problems = _records(body)
+    if problems:
+        return problems
+    if len(records) != len(expected):
+        return [f"expected {len(expected)} records, got {len(records)}"]
+    problems = [f"id {r.get('id')!r} is not sealed" for r in records if not isinstance(r.get("id"), str)][:3]
+    following = orjson.loads(body).get("next")
+    if isinstance(following, str) and ("offset=" in following or "cursor=" not in following):
+        problems.append(f"next link not sealed: {following!r}")
+    return problems
+
+
+def locate_by_token(endpoint: str, path: str, fetch: Fetch) -> str:
+    """Page 2 through the cursor of page 1's next link; a user through their sealed ID."""
+    if endpoint == "list":
+        status, body = fetch(path)
+        following = orjson.loads(body).get("next") if status == 200 else None
+        if not isinstance(following, str):
+            raise VariantUnavailable(f"no next link on {path} ({status})")
+        return following
+    user_id = int(path.rsplit("/", 1)[-1])
+    status, body = fetch(f"/users?limit={user_id}")  # the first page: no cursor needed
+    if status != 200:
+        raise VariantUnavailable(f"cannot list user {user_id} ({status})")
+    return f"/users/{orjson.loads(body)['items'][user_id - 1]['id']}"
+
+
 def _passthrough(app: ASGIApp) -> ASGIApp:
     return PassthroughMiddleware(app)
 
@@ -139,6 +192,12 @@ def _masking(app: ASGIApp) -> ASGIApp:
     return ShieldMiddleware(app, Policy.from_dict(MASKING_POLICY))
 
 
+def _tokens(app: ASGIApp) -> ASGIApp:
+    from shield import Policy, ShieldMiddleware  # noqa: PLC0415  (lazy on purpose)
+
+    return ShieldMiddleware(app, Policy.from_dict(TOKENS_POLICY))
+
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -147,5 +206,7 @@ VARIANTS: dict[str, Variant] = {
                 check_unchanged),
         Variant("masking", "ShieldMiddleware masking phone, email, username + free text",
                 _masking, check_masked, targets={"list": 0.90, "single": 0.95}),
+        Variant("tokens", "ShieldMiddleware with cursors and sealed IDs only (no masking)",
+                _tokens, check_sealed, targets={"list": 0.90}, locate=locate_by_token),
     )
 }  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shield.masking.paths import DEAD, FieldMatcher
+from shield.masking.paths import DEAD, FieldMatcher, parse_field_path
 
 __all__ = ["DROP", "FieldRewriter", "Rewrite"]
 
@@ -37,11 +37,15 @@ class FieldRewriter:
     number), and the walk does not descend into it.
     """
 
-    __slots__ = ("_matcher",)
+    __slots__ = ("_final_keys", "_matcher")
 
     def __init__(self, rules: Sequence[tuple[str, str]]) -> None:
         """``rules`` are (field path, action) pairs; the first matching rule wins."""
         self._matcher = FieldMatcher(rules)
+        # Only a key that ends some rule can match: every other scalar is skipped without a
+        # step of the automaton (records are mostly scalars). None when a rule ends in a glob.
+        finals = {parse_field_path(path)[-1] for path, _ in rules}
+        self._final_keys: frozenset[str] | None = None if finals & {"*", "**"} else frozenset(finals)
 
     def rewrite(self, document: Any, apply: Rewrite) -> int:
         """Rewrite ``document`` in place; the number of values changed or dropped."""
@@ -54,9 +58,13 @@ class FieldRewriter:
 
     def _dict(self, node: dict[str, Any], state: int, apply: Rewrite) -> int:
         matcher = self._matcher
+        finals = self._final_keys
         changes = 0
         dropped: list[str] = []
         for key, value in node.items():
+            kind = type(value)
+            if finals is not None and kind is not dict and kind is not list and key not in finals:
+                continue
             child = matcher.step(state, key)
             if child == DEAD:
                 continue
@@ -68,9 +76,9 @@ class FieldRewriter:
                 elif new is not value:
                     node[key] = new
                     changes += 1
-            elif type(value) is dict:
+            elif kind is dict:
                 changes += self._dict(value, child, apply)
-            elif type(value) is list:
+            elif kind is list:
                 changes += self._list(value, child, apply)
         for key in dropped:
             del node[key]

@@ -8,7 +8,7 @@ it, which is what stops ``/users/100001``, ``/users/100002``… See ``docs/pagin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shield.errors import MalformedToken
@@ -33,13 +33,15 @@ class RecordIdStage:
         self._fields = FieldRewriter([(rule.field, rule.kind) for rule in rules])
 
     def document(self, document: Any, exchange: Exchange) -> tuple[Any, int]:
-        sealer = self._sealer
-        identity = exchange.identity
+        sealers: dict[str, Callable[[RawId], str]] = {}  # per kind, prepared once per response
 
         def seal(kind: str, value: Any) -> Any:
             raw = _raw_id(value)
             if raw is not None:
-                return sealer.seal(identity, kind, raw)
+                sealer = sealers.get(kind)
+                if sealer is None:
+                    sealer = sealers[kind] = self._sealer.sealer(exchange.identity, kind)
+                return sealer(raw)
             if type(value) is list:
                 sealed = [seal(kind, item) for item in value]
                 return value if all(new is old for new, old in zip(sealed, value, strict=True)) else sealed

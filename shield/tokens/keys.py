@@ -128,9 +128,10 @@ class Keyring:
     def current_epoch(self) -> int:
         return self.epoch_at(self._clock())
 
-    def signing_key(self, context: str) -> SigningKey:
-        """The signer's key for ``context`` in the current epoch."""
-        epoch = self.current_epoch()
+    def signing_key(self, context: str, epoch: int | None = None) -> SigningKey:
+        """The signer's key for ``context`` in the current epoch (or in ``epoch``: one token's keys agree)."""
+        if epoch is None:
+            epoch = self.current_epoch()
         if not 0 <= epoch <= MAX_EPOCH:
             raise ValueError(f"the clock is outside the range tokens can encode (epoch {epoch})")
         return SigningKey(self.signer.key_id, epoch, self._derived(self.signer, context, epoch))

@@ -16,6 +16,7 @@ Choose the ``encrypted`` format to keep the raw ID itself unreadable.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 from shield.errors import ForeignToken, MalformedToken
 from shield.tokens.binding import BindingKeys, keyed_digest
@@ -46,14 +47,25 @@ class RecordSealer:
         self.purpose = purpose
         self.detailed_errors = detailed_errors
         self._keys = BindingKeys(codec, purpose)
-        # The last viewer's digest: a response seals many IDs for one viewer.
-        self._last: tuple[bytes, str, bytes] | None = None
 
     def seal(self, identity: str, kind: str, raw_id: RawId) -> str:
         """The token that stands for ``raw_id`` of ``kind`` when shown to ``identity``."""
-        if isinstance(raw_id, bool) or not isinstance(raw_id, int | str):
-            raise TypeError(f"a record ID is an int or a str, got {type(raw_id).__name__}")
-        return self._keys.seal(self._purpose(kind), lambda key: {"i": self._viewer_digest(key, identity), "v": raw_id})
+        return self.sealer(identity, kind)(raw_id)
+
+    def sealer(self, identity: str, kind: str) -> Callable[[RawId], str]:
+        """:meth:`seal` for one viewer and kind, prepared once: a response seals many IDs.
+
+        Holds one key epoch: use it for one response, not across requests.
+        """
+        digest_key, seal = self._keys.sealer(self._purpose(kind))
+        digest = self._viewer_digest(digest_key, identity)
+
+        def seal_one(raw_id: RawId) -> str:
+            if isinstance(raw_id, bool) or not isinstance(raw_id, int | str):
+                raise TypeError(f"a record ID is an int or a str, got {type(raw_id).__name__}")
+            return seal({"i": digest, "v": raw_id})
+
+        return seal_one
 
     def unseal(self, identity: str, kind: str, token: str) -> RawId:
         """The raw ID in ``token``, if it was sealed for ``identity`` and ``kind``.
@@ -81,9 +93,4 @@ class RecordSealer:
         return f"{self.purpose}:{kind}"
 
     def _viewer_digest(self, key: bytes, identity: str) -> bytes:
-        last = self._last
-        if last is not None and last[0] is key and last[1] == identity:
-            return last[2]
-        digest = keyed_digest(key, _PERSON_IDENTITY, identity.encode("utf-8", "surrogatepass"), IDENTITY_BYTES)
-        self._last = (key, identity, digest)
-        return digest
+        return keyed_digest(key, _PERSON_IDENTITY, identity.encode("utf-8", "surrogatepass"), IDENTITY_BYTES)
