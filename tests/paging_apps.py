@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shield import Policy, ShieldMiddleware, Viewer
+from shield.clock import Clock
 
 TOKEN_SECRET = "a token secret of at least thirty-two bytes, for tests only"
 OLD_TOKEN_SECRET = "the previous token secret, still of at least thirty-two bytes"
@@ -116,7 +117,7 @@ def viewer_from_header(scope: Any) -> Viewer | None:
 
 
 def shielded_paging_app(
-    policy_data: dict[str, Any] | None = None, clock: FrozenClock | None = None
+    policy_data: dict[str, Any] | None = None, clock: Clock | None = None
 ) -> tuple[ShieldMiddleware, FastAPI]:
     app = build_paging_app()
     policy = Policy.from_dict(policy_data or paging_policy())

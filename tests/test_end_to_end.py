@@ -4,54 +4,24 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import threading
-import time
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import uvicorn
 from apps import CLEAN_PRETTY, PHONE, PHONE_MASKED, USERS, build_fastapi_app
+from servers import serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-STARTUP_TIMEOUT = 10.0
 GATE = threading.Event()
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    """A uvicorn server on a free local port, in a thread; always shut down."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_fastapi_app(gate=GATE),
-        lifespan="on",
-        http="h11",
-        ws="none",
-        loop="asyncio",
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        GATE.set()  # never leave a streaming response waiting
-        server.should_exit = True
-        thread.join(STARTUP_TIMEOUT)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not shut down"
+    with serve(build_fastapi_app(gate=GATE), on_exit=GATE.set) as url:
+        yield url
 
 
 @pytest.fixture
