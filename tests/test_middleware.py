@@ -58,7 +58,6 @@ PHONE_3_MASKED = "137****7000"
 PROBLEM_TYPE = "https://shield.invalid/problems/response-not-maskable"
 
 
-
 @pytest.fixture
 def app(tmp_path: Path) -> Starlette:
     return build_starlette_app(tmp_path)

@@ -29,7 +29,6 @@ OTHER_PHONE = "13900139000"
 USERNAME_POLICY = Policy.from_dict({"mask": [{"field": "username", "kind": "username"}]})
 
 
-
 def raw_app(start: Message, *bodies: bytes) -> ASGIApp:
     """An app that sends ``start`` and then ``bodies`` as one streamed body."""
 
