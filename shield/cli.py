@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+import warnings
 from collections.abc import Sequence
 
 from shield.errors import PolicyError
-from shield.policy import Policy
+from shield.policy import PaginationSettings, Policy
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -59,16 +60,46 @@ def _keys_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_policy(path: str) -> Policy:
+    """Load a policy file; its warnings (demo mode) become one line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        policy = Policy.from_toml(path)
+    for warning in caught:
+        print(f"shield: warning: {warning.message}", file=sys.stderr)
+    return policy
+
+
 def _policy_check(args: argparse.Namespace) -> int:
-    policy = Policy.from_toml(args.file)
+    policy = _load_policy(args.file)
     print(f"{args.file}: valid")
     for rule in policy.mask:
         print(f"  everywhere: mask {rule.field!r} as {rule.kind}")
+    for seal in policy.seal:
+        print(f"  everywhere: seal {seal.field!r} as {seal.kind} IDs")
     for route in policy.routes:
         methods = ",".join(sorted(route.methods)) if route.methods else "any method"
-        state = "masked" if route.masking else "NOT masked"
-        print(f"  {route.path} ({methods}): {state}" + "".join(f"; {r.field!r} as {r.kind}" for r in route.mask))
+        parts = ["masked" if route.masking else "NOT masked"]
+        parts += [f"{r.field!r} as {r.kind}" for r in route.mask]
+        parts += [f"seal {s.field!r} as {s.kind} IDs" for s in route.seal]
+        parts += [f"open {u.param!r} as a sealed {u.kind} ID (raw IDs {u.raw}d)" for u in route.unseal]
+        if route.pagination is not None:
+            parts.append(_describe_pagination(route.pagination))
+        print(f"  {route.path} ({methods}): " + "; ".join(parts))
     return EXIT_OK
+
+
+def _describe_pagination(paging: PaginationSettings) -> str:
+    native = "first page only" if paging.native == "first-page" else "never"
+    words = f"paginated by {paging.style} ({paging.param!r}) behind {paging.cursor_param!r} cursors, native {native}"
+    if paging.size_param is not None:
+        cap = f" capped at {paging.max_size}" if paging.max_size is not None else ""
+        words += f", page size {paging.size_param!r}{cap}"
+    if paging.totals != "keep":
+        words += f", totals {paging.totals}"
+    if paging.last == "drop":
+        words += ", last links dropped"
+    return words
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -79,7 +110,7 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     from shield.demo.app import create_app, create_protected_app  # noqa: PLC0415
 
-    policy = Policy.from_toml(args.policy) if args.policy else None
+    policy = _load_policy(args.policy) if args.policy else None
     app = create_app() if args.unprotected else create_protected_app(policy=policy)
     state = "UNPROTECTED" if args.unprotected else "protected by shield"
     print(f"shield demo ({state}) on http://{args.host}:{args.port}/users  (Ctrl-C to stop)")

@@ -34,6 +34,9 @@ def test_policy_check_accepts_the_demo_policy() -> None:
     assert result.returncode == 0, result.stderr
     assert "valid" in result.stdout
     assert "mask 'phone' as phone" in result.stdout
+    assert "/users (any method): masked; seal 'items[*].id' as user IDs; paginated by offset" in result.stdout
+    assert "open 'user_id' as a sealed user ID (raw IDs refused)" in result.stdout
+    assert result.stderr == "shield: warning: demo mode: using a built-in, public token secret\n"
 
 
 @pytest.mark.parametrize(

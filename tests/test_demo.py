@@ -63,22 +63,50 @@ def test_unprotected_demo_leaks_phones(unprotected: str) -> None:
     assert len(PHONE.findall(body)) >= 50
 
 
-def test_protected_demo_masks_every_page(protected: str) -> None:
+def walk(base: str, path: str, headers: dict[str, str] | None = None) -> list[httpx.Response]:
+    """Every page of ``path``, following the next links the protected demo hands out."""
+    pages = []
+    url: str | None = base + path
+    while url:
+        response = httpx.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        pages.append(response)
+        following = response.json()["next"]
+        url = base + following if following else None
+    return pages
+
+
+def test_protected_demo_masks_every_page_and_walks_by_cursor(protected: str) -> None:
     phones = {person["phone"] for person in users(1000)}
-    for offset in (0, 100, 900):
-        for path in ("/users", "/comments"):
-            response = httpx.get(f"{protected}{path}?offset={offset}&limit=100")
-            assert response.status_code == 200
+    for path, count in (("/users?limit=100", 10), ("/comments?limit=100", 20)):
+        pages = walk(protected, path)
+        assert len(pages) == count
+        for response in pages:
             assert response.headers["content-type"] == "application/json"
             assert not phones & set(PHONE.findall(response.text))
             assert "@example.com" not in response.text.replace("***@example.com", "")
+            assert all(isinstance(item["id"], str) for item in response.json()["items"])
+            following = response.json()["next"]
+            assert following is None or ("cursor=" in following and "offset" not in following)
+
+
+@pytest.mark.parametrize("path", ["/users?offset=100", "/comments?after_id=500100", "/users/100001", "/users/100002"])
+def test_protected_demo_refuses_enumeration_handles(protected: str, path: str) -> None:
+    response = httpx.get(protected + path)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_owner_sees_own_record_in_clear(protected: str) -> None:
     me = users(2)[1]
-    own = httpx.get(protected + "/me", headers={"x-demo-user": str(me["id"])})
+    headers = {"x-demo-user": str(me["id"])}
+    own = httpx.get(protected + "/me", headers=headers)
     assert own.status_code == 200
     assert own.json()["phone"] == me["phone"]
     assert "private" in own.headers["cache-control"]
-    other = httpx.get(f"{protected}/users/{me['id']}", headers={"x-demo-user": "1"})
+    stranger = {"x-demo-user": "1"}
+    sealed_id = httpx.get(protected + "/users?limit=2", headers=stranger).json()["items"][1]["id"]
+    other = httpx.get(f"{protected}/users/{sealed_id}", headers=stranger)
+    assert other.status_code == 200
     assert other.json()["phone"] != me["phone"]
+    assert httpx.get(f"{protected}/users/{sealed_id}", headers=headers).status_code == 400  # not theirs

@@ -6,6 +6,8 @@ phone numbers and emails, offset pagination and sequential ids.
 
 from __future__ import annotations
 
+import bisect
+import secrets
 import tomllib
 from importlib import resources
 from typing import Any
@@ -36,21 +38,40 @@ class DemoHeaderAuth(AuthenticationBackend):
         return AuthCredentials(["authenticated"]), SimpleUser(user_id)
 
 
-def _page(request: Request, rows: list[dict[str, Any]]) -> JSONResponse:
+def _ints(request: Request, **defaults: int) -> dict[str, int] | JSONResponse:
     try:
-        offset = max(int(request.query_params.get("offset", "0")), 0)
-        limit = min(max(int(request.query_params.get("limit", "20")), 1), 100)
+        return {name: int(request.query_params.get(name, str(value))) for name, value in defaults.items()}
     except ValueError:
-        return JSONResponse({"detail": "offset and limit must be integers"}, status_code=400)
-    items = rows[offset : offset + limit]
+        return JSONResponse({"detail": f"{', '.join(defaults)} must be integers"}, status_code=400)
+
+
+def _by_offset(request: Request, rows: list[dict[str, Any]]) -> JSONResponse:
+    """Offset pagination, as the crawled API had it."""
+    params = _ints(request, offset=0, limit=20)
+    if isinstance(params, JSONResponse):
+        return params
+    offset, limit = max(params["offset"], 0), min(max(params["limit"], 1), 100)
     following = offset + limit
     return JSONResponse(
         {
-            "items": items,
+            "items": rows[offset:following],
             "total": len(rows),
             "next": f"{request.url.path}?offset={following}&limit={limit}" if following < len(rows) else None,
         }
     )
+
+
+def _after_id(request: Request, rows: list[dict[str, Any]]) -> JSONResponse:
+    """Keyset pagination: the rows after the last id seen (rows are sorted by id)."""
+    params = _ints(request, after_id=0, limit=20)
+    if isinstance(params, JSONResponse):
+        return params
+    after, limit = params["after_id"], min(max(params["limit"], 1), 100)
+    start = bisect.bisect_right([row["id"] for row in rows], after)
+    items = rows[start : start + limit]
+    more = start + limit < len(rows)
+    following = f"{request.url.path}?after_id={items[-1]['id']}&limit={limit}" if items and more else None
+    return JSONResponse({"items": items, "next": following})
 
 
 def create_app(user_count: int = 1000) -> Starlette:
@@ -60,14 +81,14 @@ def create_app(user_count: int = 1000) -> Starlette:
     remarks = comments(people, user_count * 2)
 
     async def list_users(request: Request) -> JSONResponse:
-        return _page(request, people)
+        return _by_offset(request, people)
 
     async def get_user(request: Request) -> JSONResponse:
         person = by_id.get(request.path_params["user_id"])
         return JSONResponse(person) if person else JSONResponse({"detail": "not found"}, status_code=404)
 
     async def list_comments(request: Request) -> JSONResponse:
-        return _page(request, remarks)
+        return _after_id(request, remarks)
 
     async def me(request: Request) -> JSONResponse:
         if not request.user.is_authenticated:
@@ -87,11 +108,23 @@ def create_app(user_count: int = 1000) -> Starlette:
 
 
 def demo_policy() -> Policy:
-    """The example policy shipped with the demo."""
+    """The example policy shipped with the demo, with a token secret made for this process.
+
+    Tokens therefore do not survive a restart of the demo; a real deployment reads its
+    secrets from the environment (see ``docs/policy.md``).
+    """
     text = resources.files("shield.demo").joinpath("policy.toml").read_text(encoding="utf-8")
-    return Policy.from_dict(tomllib.loads(text))
+    data = tomllib.loads(text)
+    tokens = data.setdefault("tokens", {})
+    tokens.setdefault("secrets", [secrets.token_urlsafe(32)])
+    return Policy.from_dict(data)
 
 
 def create_protected_app(user_count: int = 1000, policy: Policy | None = None) -> ASGIApp:
-    """The demo API behind shield."""
-    return ShieldMiddleware(create_app(user_count), policy or demo_policy())
+    """The demo API behind shield.
+
+    Authentication runs outside shield, so shield binds tokens to the signed-in user (and
+    anonymous callers to their address).
+    """
+    shielded = ShieldMiddleware(create_app(user_count), policy or demo_policy())
+    return AuthenticationMiddleware(shielded, backend=DemoHeaderAuth())
