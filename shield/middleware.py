@@ -12,6 +12,7 @@ from shield.identity import ViewerResolver, viewer_from_scope
 from shield.pipeline import Exchange
 from shield.policy import Policy
 from shield.problems import Problem, send_problem
+from shield.requester import UserResolver, resolve_requester
 
 __all__ = ["ShieldMiddleware"]
 
@@ -26,8 +27,9 @@ class ShieldMiddleware:
 
     >>> app = ShieldMiddleware(app, Policy.from_toml("shield.toml"))  # doctest: +SKIP
 
-    ``viewer`` overrides how the caller is identified for owner/role unmasking (by
-    default Starlette's ``scope["user"]`` and ``scope["auth"]``). Lifespan and websocket
+    ``viewer`` overrides how the caller is identified for owner/role unmasking and as the
+    ``user`` identity source (by default Starlette's ``scope["user"]`` and ``scope["auth"]``).
+    ``clock`` is for tests: token lifetimes and key epochs follow it. Lifespan and websocket
     scopes pass through untouched.
     """
 
@@ -40,6 +42,7 @@ class ShieldMiddleware:
         self.policy = policy
         self._compiled = CompiledPolicy(policy, clock=clock)
         self._viewer = viewer or (viewer_from_scope if policy.identity.user_from_scope else _anonymous)
+        self._sources = policy.identity.sources(user=_user_of(viewer) if viewer else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,12 +75,19 @@ class ShieldMiddleware:
         await self.app(scope, receive, guard)
 
     def _identity(self, scope: Scope) -> str:
-        """Who tokens are bound to: the authenticated user, else the client address."""
-        viewer = self._viewer(scope)
-        if viewer is not None and viewer.id is not None:
-            return f"user:{viewer.id}"
-        client = scope.get("client")
-        return f"network:{client[0]}" if client else "anonymous"
+        """Who tokens are bound to: the request's primary identity key (see ``[identity]``)."""
+        primary = resolve_requester(scope, self._sources).primary
+        # Requests with no key at all share one bucket: they can use each other's tokens, and
+        # nobody else's.
+        return f"{primary.source}:{primary.value}" if primary is not None else "anonymous"
+
+
+def _user_of(viewer: ViewerResolver) -> UserResolver:
+    def user(scope: Scope) -> str | None:
+        found = viewer(scope)
+        return found.id if found is not None else None
+
+    return user
 
 
 def _problem(refusal: RequestRefused) -> Problem:

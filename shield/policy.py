@@ -17,6 +17,7 @@ from typing import Any
 
 from shield._config import Table, suggest
 from shield.errors import PolicyError
+from shield.identity_policy import IdentitySettings, read_identity
 from shield.masking.maskers import MASKER_KINDS
 from shield.masking.paths import parse_field_path
 from shield.token_policy import (
@@ -31,6 +32,7 @@ from shield.token_policy import (
 )
 
 __all__ = [
+    "IdentitySettings",
     "MaskRule",
     "MaskingSettings",
     "PaginationSettings",
@@ -82,17 +84,6 @@ class RoutePolicy:
         return self.pagination is not None or bool(self.seal) or bool(self.unseal)
 
 
-@dataclass(frozen=True, slots=True)
-class IdentitySettings:
-    """Who is asking: used to unmask a record for its owner or for named roles.
-
-    ``user_from_scope`` reads ``scope["user"].identity`` and ``scope["auth"].scopes`` as
-    set by Starlette's AuthenticationMiddleware (or any auth that fills them in).
-    """
-
-    user_from_scope: bool = True
-
-
 @dataclass(frozen=True, slots=True, repr=False)
 class Secret:
     """A secret value that never shows up in a repr or a log line."""
@@ -137,9 +128,7 @@ class Policy:
         masking_table.finish()
         rules = _read_rules(root)
         routes = tuple(_read_route(table) for table in root.tables("route"))
-        identity_table = root.table("identity")
-        identity = IdentitySettings(user_from_scope=identity_table.value("user_from_scope", bool, True))
-        identity_table.finish()
+        identity = read_identity(root.table("identity"))
         secrets = root.table("secrets")
         hash_key = secrets.secret("hash_key")
         secrets.finish()

@@ -55,7 +55,16 @@ EVERY_KEY: dict[str, Any] = {
         },
     ],
     "seal": [{"field": "user_id", "kind": "user"}],
-    "identity": {"user_from_scope": True},
+    "identity": {
+        "user_from_scope": True,
+        "order": ["api_key", "user", "network"],
+        "api_key_header": "x-api-key",
+        "session_cookie": "sid",
+        "trusted_proxies": ["10.0.0.0/8"],
+        "forwarded_header": "forwarded",
+        "ipv4_prefixes": [32, 24],
+        "ipv6_prefixes": [64, 48],
+    },
     "secrets": {"hash_key": "0123456789abcdef0123"},
     "tokens": {
         "secrets": ["0123456789abcdef0123456789abcdef"],
@@ -91,7 +100,7 @@ def keys_of(value: Any) -> set[str]:
 
 
 def documented_keys() -> set[str]:
-    return set(re.findall(r"^\| `([a-z_]+)` \|", REFERENCE, flags=re.MULTILINE))
+    return set(re.findall(r"^\| `([a-z_0-9]+)` \|", REFERENCE, flags=re.MULTILINE))
 
 
 def test_every_key_is_accepted() -> None:

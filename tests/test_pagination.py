@@ -351,3 +351,14 @@ async def test_a_user_token_does_not_open_as_another_kind() -> None:
     async with client_for(shielded) as client:
         token = (await client.get("/users", headers=ALICE)).json()["users"][0]["id"]
         refused(await client.get(f"/shops/{token}", headers=ALICE), 400, "token-invalid")
+
+
+async def test_cursors_bind_to_the_api_key_before_the_address() -> None:
+    """With the default identity order, the API key is the primary key tokens are bound to."""
+    policy = paging_policy(identity={"order": ["api_key", "network"]})
+    shielded, _ = shielded_paging_app(policy)
+    async with client_for(shielded) as client:
+        link = (await client.get("/items?limit=10", headers={"x-api-key": "key-one"})).json()["next"]
+        assert (await client.get(link, headers={"x-api-key": "key-one"})).status_code == 200
+        refused(await client.get(link, headers={"x-api-key": "key-two"}), 400, "token-invalid")
+        refused(await client.get(link), 400, "token-invalid")  # same address, no key

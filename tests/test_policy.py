@@ -226,3 +226,27 @@ def test_demo_mode_has_a_public_token_secret_and_says_so() -> None:
     with pytest.warns(UserWarning, match="public token secret"):
         policy = Policy.from_dict({"demo": True, "route": [{"path": "/items", "pagination": {}}]})
     assert policy.tokens.secrets
+
+
+@pytest.mark.parametrize(
+    ("identity", "expected"),
+    [
+        ({"order": ["api_key", "usr"]}, "identity.order[1]: unknown source 'usr' (did you mean 'user'?)"),
+        ({"order": ["user", "user"]}, "identity.order: must name each source at most once"),
+        ({"trusted_proxies": ["10.0.0.1/8"]}, "identity.trusted_proxies: "),
+        ({"forwarded_header": "x-real-ip"}, "identity.forwarded_header: unknown value 'x-real-ip'"),
+        ({"ipv6_prefixes": [0]}, "identity.ipv6_prefixes: IPv6 prefix 0 must be an integer in 1..128"),
+        ({"ipv4_prefixes": []}, "identity.ipv4_prefixes: IPv4 prefixes: give at least one prefix length"),
+        ({"api_key_header": "x api key"}, "identity.api_key_header: "),
+        ({"session_cookie": "a;b"}, "identity.session_cookie: "),
+    ],
+)
+def test_identity_errors_name_the_key(identity: dict[str, object], expected: str) -> None:
+    assert expected in error_of({"identity": identity})
+
+
+def test_identity_sources_compile() -> None:
+    policy = Policy.from_dict({"identity": {"order": ["api_key", "network"], "ipv6_prefixes": [48, 64]}})
+    sources = policy.identity.sources()
+    assert sources.order == ("api_key", "network")
+    assert sources.ipv6_prefixes == (64, 48)
