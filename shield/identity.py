@@ -32,7 +32,10 @@ def viewer_from_scope(scope: Scope) -> Viewer:
     user: Any = scope.get("user")
     viewer_id: str | None = None
     if user is not None and getattr(user, "is_authenticated", False):
-        identity = getattr(user, "identity", None)
+        try:
+            identity = user.identity
+        except (AttributeError, NotImplementedError):  # BaseUser.identity is abstract
+            identity = None
         viewer_id = str(identity) if identity not in (None, "") else None
     auth: Any = scope.get("auth")
     scopes = getattr(auth, "scopes", ()) if auth is not None else ()
