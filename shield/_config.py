@@ -16,6 +16,7 @@ from shield.errors import PolicyError
 
 T = TypeVar("T")
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", str: "a string", float: "a number"}
 
 
@@ -99,6 +100,26 @@ class Table:
         if not isinstance(values, list | tuple):
             raise PolicyError(self.key_path(key), f"expected a list, got {describe(values)}")
         return list(values)
+
+    def path_template(self, key: str, value: str) -> str:
+        """Check a Starlette path template (``/users/{id:int}``) read from ``key``."""
+        from starlette.routing import compile_path  # noqa: PLC0415  # keep policy import light
+
+        if not value.startswith("/"):
+            raise PolicyError(self.key_path(key), f"expected a path template starting with '/', got {value!r}")
+        try:
+            compile_path(value)
+        except (ValueError, AssertionError, KeyError) as exc:
+            raise PolicyError(self.key_path(key), f"invalid path template: {exc}") from exc
+        return value
+
+    def methods(self, key: str = "methods") -> frozenset[str] | None:
+        """HTTP methods, upper-cased; None (any method) when absent or empty."""
+        methods = self.strings(key)
+        for index, method in enumerate(methods):
+            if method.upper() not in HTTP_METHODS:
+                raise PolicyError(f"{self.key_path(key)}[{index}]", f"unknown HTTP method {method!r}")
+        return frozenset(m.upper() for m in methods) or None
 
     def table(self, key: str) -> Table:
         self._read.add(key)

@@ -162,6 +162,7 @@ class ResponseGuard:
         except UnmaskableResponse as exc:
             await self._fail(exc)
             return
+        raw_headers += self._exchange.headers
         message = {**message, "headers": raw_headers}
         if status in (204, 304) or self._kind is BodyKind.OPAQUE:
             if status == 304 and self._pipeline.viewer_dependent:  # refreshes a cached response
@@ -169,8 +170,9 @@ class ResponseGuard:
             self._mode = _Mode.FORWARD
             await self._send(message)
             return
-        if status == 206:
-            await self._fail(UnmaskableResponse("partial-content", "a range of an inspected body cannot be checked"))
+        refusal = self._refusal_at_start(status)
+        if refusal is not None:
+            await self._fail(refusal)
             return
         # Every Content-Encoding line counts: "identity" first must not hide a "gzip" after it.
         encoding = b", ".join(encodings).decode("latin-1")
@@ -195,6 +197,16 @@ class ResponseGuard:
         else:
             self._mode = _Mode.BUFFER
 
+    def _refusal_at_start(self, status: int) -> UnmaskableResponse | None:
+        """What makes an inspected response uncheckable from its start line alone."""
+        if status == 206:
+            return UnmaskableResponse("partial-content", "a range of an inspected body cannot be checked")
+        streamed = self._kind in (BodyKind.LINES, BodyKind.EVENTS)
+        if streamed and self._exchange.settle is not None and 200 <= status < 300:
+            # Records would leave before they could be counted against the budget.
+            return UnmaskableResponse("streamed-records", "record quotas need a buffered body")
+        return None
+
     # -- buffered bodies -------------------------------------------------------------
 
     async def _buffer(self, message: Message) -> None:
@@ -209,6 +221,17 @@ class ResponseGuard:
         original = b"".join(self._chunks)
         self._chunks = []
         rewritten = _inspect(self._rewrite, original)
+        if self._exchange.settle is not None and 200 <= self._exchange.status < 300:
+            try:
+                verdict = await self._exchange.settle()
+            except Exception as exc:  # a bug must not let uncounted records out
+                logger.exception("shield could not charge a response's records; it was refused")
+                raise UnmaskableResponse("internal-error", "the response's records could not be counted") from exc
+            if verdict.problem is not None:  # the records do not fit: none of them is sent
+                self._mode = _Mode.DISCARD
+                await send_problem(self._send, verdict.problem, self._problem_base, verdict.headers)
+                return
+            self._start["headers"] = [*self._start["headers"], *verdict.headers]
         if rewritten is not None:
             original_headers = self._start["headers"]
             headers = _without_representation(original_headers)
@@ -243,6 +266,8 @@ class ResponseGuard:
             decoded = decoded.removeprefix(_UTF8_BOM)
             document = _parse(decoded)
         if document is not _UNPARSED:
+            if self._exchange.tally is not None:  # the raw records, before any stage rewrites them
+                self._exchange.tally.count(document)
             document, changes = self._pipeline.document(document, self._exchange)
             if not changes:
                 _check_lossless(document, decoded)

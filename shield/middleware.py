@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shield.admission import route_path
 from shield.clock import Clock, system_clock
 from shield.compiled import CompiledPolicy
 from shield.errors import RequestRefused
 from shield.guard import ResponseGuard
 from shield.identity import ViewerResolver, viewer_from_scope
-from shield.pipeline import Exchange
+from shield.pipeline import Exchange, ResponsePipeline
 from shield.policy import Policy
 from shield.problems import Problem, send_problem
-from shield.requester import UserResolver, resolve_requester
+from shield.quota_gate import QuotaGate, Verdict
+from shield.quotas import QuotaStore
+from shield.requester import Requester, UserResolver, resolve_requester
 
 __all__ = ["ShieldMiddleware"]
 
@@ -34,7 +37,13 @@ class ShieldMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, policy: Policy, *, viewer: ViewerResolver | None = None, clock: Clock = system_clock
+        self,
+        app: ASGIApp,
+        policy: Policy,
+        *,
+        viewer: ViewerResolver | None = None,
+        quota_store: QuotaStore | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         if not isinstance(policy, Policy):
             raise TypeError(f"policy must be a shield.Policy, got {type(policy).__name__}")
@@ -43,43 +52,69 @@ class ShieldMiddleware:
         self._compiled = CompiledPolicy(policy, clock=clock)
         self._viewer = viewer or (viewer_from_scope if policy.identity.user_from_scope else _anonymous)
         self._sources = policy.identity.sources(user=_user_of(viewer) if viewer else None)
+        self._quotas = QuotaGate.from_policy(policy, quota_store, clock) if policy.quota else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         plan = self._compiled.plan_for(scope)
-        identity = ""
-        page = None
-        if plan.admission is not None:
-            identity = self._identity(scope)
-            try:
-                scope, page = plan.admission.admit(scope, identity)
-            except RequestRefused as refusal:
-                await send_problem(send, _problem(refusal), self.policy.problem_base)
+        gate = self._quotas
+        quotas = gate.applicable(route_path(scope), scope.get("method", "GET")) if gate is not None else ()
+        requester = None
+        if quotas or plan.admission is not None or (plan.pipeline is not None and plan.pipeline.viewer_dependent):
+            requester = resolve_requester(scope, self._sources)
+        exchange = Exchange(scope=scope, resolver=self._viewer, identity=_binding(requester))
+        if quotas:
+            assert gate is not None  # quotas come from the gate
+            assert requester is not None  # resolved above whenever quotas apply
+            verdict = await gate.admit(quotas, requester)
+            if verdict.problem is not None:
+                await send_problem(send, verdict.problem, self.policy.problem_base, verdict.headers)
                 return
-        if plan.pipeline is None:
+            exchange.headers = verdict.headers
+            exchange.tally = gate.tally_for(quotas)
+            if exchange.tally is not None:
+                tally = exchange.tally
+
+                async def settle() -> Verdict:
+                    return await gate.settle(quotas, requester, tally)
+
+                exchange.settle = settle
+        if plan.admission is not None:
+            try:
+                scope, exchange.page = plan.admission.admit(scope, exchange.identity)
+            except RequestRefused as refusal:
+                await send_problem(send, _problem(refusal), self.policy.problem_base, exchange.headers)
+                return
+        pipeline = plan.pipeline
+        if pipeline is None and (exchange.tally is not None or exchange.headers):
+            pipeline = _NO_STAGES  # records to count or headers to add: the guard still runs
+        if pipeline is None:
             await self.app(scope, receive, send)
             return
-        if not identity and plan.pipeline.viewer_dependent:
-            identity = self._identity(scope)
-        scope = _inspectable(scope)
+        exchange.scope = scope = _inspectable(scope)
         guard = ResponseGuard(
             send,
-            Exchange(scope=scope, resolver=self._viewer, identity=identity, page=page),
-            plan.pipeline,
+            exchange,
+            pipeline,
             text_bodies=plan.text_bodies,
             max_body_bytes=self.policy.max_body_bytes,
             problem_base=self.policy.problem_base,
         )
         await self.app(scope, receive, guard)
 
-    def _identity(self, scope: Scope) -> str:
-        """Who tokens are bound to: the request's primary identity key (see ``[identity]``)."""
-        primary = resolve_requester(scope, self._sources).primary
-        # Requests with no key at all share one bucket: they can use each other's tokens, and
-        # nobody else's.
-        return f"{primary.source}:{primary.value}" if primary is not None else "anonymous"
+
+def _binding(requester: Requester | None) -> str:
+    """Who tokens are bound to: the request's primary identity key (see ``[identity]``).
+
+    Requests with no key at all share one identity: they can use each other's tokens, and
+    nobody else's.
+    """
+    if requester is None:
+        return ""
+    primary = requester.primary
+    return f"{primary.source}:{primary.value}" if primary is not None else "anonymous"
 
 
 def _user_of(viewer: ViewerResolver) -> UserResolver:
@@ -88,6 +123,9 @@ def _user_of(viewer: ViewerResolver) -> UserResolver:
         return found.id if found is not None else None
 
     return user
+
+
+_NO_STAGES = ResponsePipeline([])
 
 
 def _problem(refusal: RequestRefused) -> Problem:

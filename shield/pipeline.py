@@ -18,7 +18,11 @@ from shield.masking.document import DocumentMasker
 from shield.masking.text import mask_text
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from shield.pagination import PageRequest
+    from shield.quota_gate import Verdict
+    from shield.records import RecordTally
 
 __all__ = ["Exchange", "MaskingStage", "ResponsePipeline", "ResponseStage"]
 
@@ -30,13 +34,18 @@ class Exchange:
     """One request/response as the stages see it; the viewer is resolved on first use.
 
     ``identity`` is who tokens are bound to (see :mod:`shield.requester`); ``page`` is set on
-    paginated routes by the request side.
+    paginated routes by the request side. With record quotas, ``tally`` counts the raw
+    document and ``settle`` charges it before the body leaves. ``headers`` are added to the
+    response (``RateLimit``).
     """
 
     scope: Scope
     resolver: ViewerResolver
     identity: str = ""
     page: PageRequest | None = None
+    tally: RecordTally | None = None
+    settle: Callable[[], Awaitable[Verdict]] | None = None
+    headers: Headers = field(default_factory=list)
     status: int = 200
     _viewer: Viewer | None = field(default=None, repr=False)
 

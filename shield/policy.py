@@ -20,6 +20,7 @@ from shield.errors import PolicyError
 from shield.identity_policy import IdentitySettings, read_identity
 from shield.masking.maskers import MASKER_KINDS
 from shield.masking.paths import parse_field_path
+from shield.quota_policy import QuotaRule, QuotaSettings, read_quota_rules, read_quota_settings
 from shield.token_policy import (
     PaginationSettings,
     SealRule,
@@ -37,6 +38,8 @@ __all__ = [
     "MaskingSettings",
     "PaginationSettings",
     "Policy",
+    "QuotaRule",
+    "QuotaSettings",
     "RoutePolicy",
     "SealRule",
     "TokenSettings",
@@ -45,7 +48,6 @@ __all__ = [
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_PROBLEM_BASE = "https://shield.invalid/problems/"
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ class Policy:
     hash_key: Secret | None = None
     tokens: TokenSettings = field(default_factory=TokenSettings)
     seal: tuple[SealRule, ...] = ()
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    quota: tuple[QuotaRule, ...] = ()
     demo: bool = False
 
     @classmethod
@@ -135,6 +139,8 @@ class Policy:
         tokens_table = root.table("tokens")
         tokens = read_tokens(tokens_table)
         seals = tuple(read_seals(root))
+        quota_settings = read_quota_settings(root.table("quotas"))
+        quota_rules = tuple(read_quota_rules(root))
         max_body_bytes = root.positive_int("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
         problem_base = root.value("problem_base", str, DEFAULT_PROBLEM_BASE)
         root.finish()
@@ -150,6 +156,12 @@ class Policy:
                     'environment: hash_key = { env = "SHIELD_HASH_KEY" }',
                 )
             warnings.warn("demo mode: using a built-in, public hash key", stacklevel=2)
+        if quota_settings.store == "redis" and hash_key is None and not demo:
+            raise PolicyError(
+                "secrets.hash_key",
+                "required by quotas.store = 'redis': identity keys are stored as keyed hashes, and "
+                'every worker must use the same key: hash_key = { env = "SHIELD_HASH_KEY" }',
+            )
         token_user = next((f"route[{i}]" for i, route in enumerate(routes) if route.uses_tokens), None)
         token_user = token_user or ("seal[0]" if seals else None)
         if token_user and not tokens.secrets:
@@ -171,6 +183,8 @@ class Policy:
             hash_key=Secret(hash_key.encode()) if hash_key else _demo_key(demo),
             tokens=tokens,
             seal=seals,
+            quotas=quota_settings,
+            quota=quota_rules,
             demo=demo,
         )
 
@@ -216,24 +230,13 @@ def _read_rules(table: Table, key: str = "mask") -> list[MaskRule]:
 
 
 def _read_route(table: Table) -> RoutePolicy:
-    from starlette.routing import compile_path  # noqa: PLC0415  # keep policy import light
-
-    path = table.value("path", str, "")
-    if not path.startswith("/"):
-        raise PolicyError(table.key_path("path"), f"expected a path template starting with '/', got {path!r}")
-    try:
-        compile_path(path)
-    except (ValueError, AssertionError, KeyError) as exc:
-        raise PolicyError(table.key_path("path"), f"invalid path template: {exc}") from exc
-    methods = table.strings("methods")
-    for index, method in enumerate(methods):
-        if method.upper() not in _METHODS:
-            raise PolicyError(f"{table.key_path('methods')}[{index}]", f"unknown HTTP method {method!r}")
+    path = table.path_template("path", table.value("path", str, ""))
+    methods = table.methods()
     pagination_table = table.table("pagination")
     pagination = read_pagination(pagination_table) if table.has("pagination") else None
     route = RoutePolicy(
         path=path,
-        methods=frozenset(m.upper() for m in methods) or None,
+        methods=methods,
         masking=table.value("masking", bool, True),
         mask=tuple(_read_rules(table)),
         pagination=pagination,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import orjson
 from starlette.types import Send
@@ -21,11 +21,12 @@ class Problem:
     title: str
     status: int
     detail: str
+    #: RFC 9457 extension members (``{"quota": "burst"}``).
+    extensions: Mapping[str, object] = field(default_factory=dict)
 
     def body(self, base: str) -> bytes:
-        return orjson.dumps(
-            {"type": base + self.slug, "title": self.title, "status": self.status, "detail": self.detail}
-        )
+        members = {"type": base + self.slug, "title": self.title, "status": self.status, "detail": self.detail}
+        return orjson.dumps({**self.extensions, **members})
 
 
 async def send_problem(

@@ -1,0 +1,239 @@
+"""Quotas for one request: which apply, what they charge, and what the client is told.
+
+Before the app: every requests quota is charged one unit and every record budget is checked
+(peeked) for at least one unit, in ONE atomic store decision. After the app, before a byte of
+the body leaves: the response's records and distinct IDs are charged, again in one decision,
+and if they do not fit the client gets a 429 instead of the records. See ``docs/quotas.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.routing import compile_path
+
+from shield.clock import Clock, system_clock
+from shield.problems import Problem
+from shield.quota_policy import QuotaRule, QuotaSettings
+from shield.quotas import Charge, Decision, MemoryStore, QuotaStore, RedisStore, ResilientStore
+from shield.records import RecordTally, TallySpec
+from shield.requester import IdentityKey, Requester
+
+if TYPE_CHECKING:
+    from shield.policy import Policy
+
+__all__ = ["ActiveQuota", "QuotaGate", "Verdict"]
+
+logger = logging.getLogger("shield.quotas")
+Headers = list[tuple[bytes, bytes]]
+_ANONYMOUS = IdentityKey("anonymous", "")
+_DIGEST_BYTES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveQuota:
+    """A quota that applies to this request, and the route or group it counts for."""
+
+    rule: QuotaRule
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``problem`` is None when the request (or its records) may go; ``headers`` go out either way."""
+
+    problem: Problem | None
+    headers: Headers
+
+
+_ALLOWED = Verdict(None, [])
+
+
+class QuotaGate:
+    """The policy's quotas compiled once; the store decides, atomically, per request."""
+
+    __slots__ = ("_hash_key", "_rules", "settings", "store")
+
+    def __init__(self, rules: Sequence[QuotaRule], settings: QuotaSettings, store: QuotaStore, hash_key: bytes) -> None:
+        self.settings = settings
+        self.store = store
+        self._hash_key = hash_key[:64]
+        self._rules = tuple(
+            (rule, tuple((compile_path(route)[0], rule.group or route) for route in rule.routes)) for rule in rules
+        )
+
+    @classmethod
+    def from_policy(cls, policy: Policy, store: QuotaStore | None = None, clock: Clock = system_clock) -> QuotaGate:
+        """The gate for ``policy``'s quotas, on ``store`` or the one ``[quotas]`` names.
+
+        Without ``secrets.hash_key`` (allowed with the memory store only) identity keys are
+        hashed with a key made for this process.
+        """
+        settings = policy.quotas
+        if store is None:
+            store = _store(settings, clock)
+        hash_key = policy.hash_key.value if policy.hash_key is not None else os.urandom(32)
+        return cls(policy.quota, settings, store, hash_key)
+
+    def applicable(self, path: str, method: str) -> tuple[ActiveQuota, ...]:
+        active = []
+        for rule, patterns in self._rules:
+            if rule.methods is not None and method not in rule.methods:
+                continue
+            scope = _first_match(patterns, path)
+            if scope is not None:
+                active.append(ActiveQuota(rule, scope))
+        return tuple(active)
+
+    @staticmethod
+    def tally_for(quotas: Sequence[ActiveQuota]) -> RecordTally | None:
+        """What the response must count for these quotas (None: only requests are charged)."""
+        specs = {_tally_spec(q.rule) for q in quotas if q.rule.kind != "requests"}
+        return RecordTally(sorted(specs)) if specs else None
+
+    async def admit(self, quotas: Sequence[ActiveQuota], requester: Requester) -> Verdict:
+        """Before the app: requests charged, record budgets checked for one more record."""
+        charged: list[tuple[ActiveQuota, Charge]] = []
+        for quota in quotas:
+            rule = quota.rule
+            if rule.kind == "distinct":
+                continue  # nothing to check before the IDs are known
+            for key in self._keys(quota, requester):
+                charged.append((quota, Charge(key, rule.spec, 1, enforce=not rule.shadow, peek=rule.kind == "records")))
+        if not charged:
+            return _ALLOWED
+        return await self._decide(charged, requester, final=False)
+
+    async def settle(self, quotas: Sequence[ActiveQuota], requester: Requester, tally: RecordTally) -> Verdict:
+        """After the app: the response's records and IDs, all fitting or none sent."""
+        charged: list[tuple[ActiveQuota, Charge]] = []
+        for quota in quotas:
+            rule = quota.rule
+            if rule.kind == "requests":
+                continue
+            count, ids = tally.counts.get(_tally_spec(rule), (0, ()))
+            for key in self._keys(quota, requester):
+                if rule.kind == "records" and count:
+                    charged.append((quota, Charge(key, rule.spec, count, enforce=not rule.shadow)))
+                elif rule.kind == "distinct" and ids:
+                    charged.append((quota, Charge(key, rule.spec, members=ids, enforce=not rule.shadow)))
+        if not charged:
+            return _ALLOWED
+        return await self._decide(charged, requester, final=True)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _keys(self, quota: ActiveQuota, requester: Requester) -> list[str]:
+        """One store key per identity key the quota counts; the shared anonymous one if none."""
+        rule = quota.rule
+        keys = [key for key in requester.keys if key.source in rule.per] or [_ANONYMOUS]
+        return [f"{rule.name}|{quota.scope}|{key.source}|{self._digest(key)}" for key in keys]
+
+    def _digest(self, key: IdentityKey) -> str:
+        """A keyed hash: stores and logs never hold an API key, a session or an address."""
+        raw = key.value.encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(raw, digest_size=_DIGEST_BYTES, key=self._hash_key, person=b"shield quota").hexdigest()
+
+    async def _decide(self, charged: list[tuple[ActiveQuota, Charge]], requester: Requester, *, final: bool) -> Verdict:
+        settings = self.settings
+        primary = requester.primary or _ANONYMOUS
+        penalty_key = f"penalty|{primary.source}|{self._digest(primary)}" if settings.penalty else None
+        charges = [charge for _, charge in charged]
+        decision = await self.store.decide(charges, penalty=settings.penalty, penalty_key=penalty_key)
+        if decision.degraded and any(q.rule.outage == "closed" and c.enforce for q, c in charged):
+            retry = math.ceil(settings.retry_after)
+            problem = Problem(
+                slug="quota-store-unavailable",
+                title="Quotas cannot be checked",
+                status=503,
+                detail=f"the quota store is unavailable; retry after {retry} seconds",
+            )
+            return Verdict(problem, [(b"retry-after", str(retry).encode())])
+        outcomes = zip(charged, decision.outcomes, strict=True)
+        shadowed = {quota.rule.name for (quota, charge), outcome in outcomes if not (charge.enforce or outcome.allowed)}
+        for name in sorted(shadowed):  # once per quota, however many keys it counts
+            logger.info("shadow quota %r would have refused (%s)", name, "records" if final else "request")
+        return self._verdict(charged, decision)
+
+    def _verdict(self, charged: list[tuple[ActiveQuota, Charge]], decision: Decision) -> Verdict:
+        if decision.blocked_for > 0:
+            retry = math.ceil(decision.blocked_for)
+            problem = Problem(
+                slug="temporarily-blocked",
+                title="Temporarily blocked",
+                status=429,
+                detail=f"too many refused requests; retry after {retry} seconds",
+            )
+            return Verdict(problem, [(b"retry-after", str(retry).encode())])
+        headers_mode = self.settings.headers
+        if decision.allowed:
+            return Verdict(None, self._headers(charged, decision) if headers_mode == "always" else [])
+        assert decision.refused_by is not None  # refused, and not by a block
+        quota, _ = charged[decision.refused_by]
+        outcome = decision.outcomes[decision.refused_by]
+        retry = max(1, math.ceil(outcome.retry_after))
+        headers: Headers = [(b"retry-after", str(retry).encode())]
+        if headers_mode != "none":
+            headers += self._headers(charged, decision)
+        problem = Problem(
+            slug="quota-exceeded",
+            title="Quota exceeded",
+            status=429,
+            detail=f"quota {quota.rule.name!r} exceeded; retry after {retry} seconds",
+            extensions={"quota": quota.rule.name},
+        )
+        return Verdict(problem, headers)
+
+    def _headers(self, charged: list[tuple[ActiveQuota, Charge]], decision: Decision) -> Headers:
+        """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers-11)."""
+        by_name: dict[str, tuple[QuotaRule, int, float]] = {}
+        for (quota, charge), outcome in zip(charged, decision.outcomes, strict=True):
+            if not charge.enforce or (charge.peek and outcome.allowed):
+                continue  # a record budget that fits is reported once its records are counted
+            rule = quota.rule
+            remaining = 0 if not outcome.allowed else outcome.remaining
+            wait = outcome.retry_after if not outcome.allowed else outcome.reset_after
+            seen = by_name.get(rule.name)
+            if seen is None or remaining < seen[1]:
+                by_name[rule.name] = (rule, remaining, wait)
+        if not by_name:
+            return []
+        coarse = self.settings.coarse_headers
+        policies = []
+        limits = []
+        for name, (rule, left, wait) in by_name.items():
+            window = math.ceil(rule.window)
+            remaining, reset = left, math.ceil(wait)
+            if coarse:  # a scraper pacing itself just under the limit sees only tenths
+                step, tick = max(1, rule.limit // 10), max(1, window // 10)
+                remaining, reset = left // step * step, math.ceil(wait / tick) * tick
+            policies.append(f'"{name}";q={rule.limit};w={window}')
+            limits.append(f'"{name}";r={remaining};t={reset}')
+        return [(b"ratelimit-policy", ", ".join(policies).encode()), (b"ratelimit", ", ".join(limits).encode())]
+
+
+def _store(settings: QuotaSettings, clock: Clock) -> QuotaStore:
+    memory = MemoryStore(clock, max_keys=settings.max_keys)
+    if settings.store == "memory":
+        return memory
+    # While Redis is down, a bounded local store decides for quotas whose outage is "open".
+    primary = RedisStore(url=settings.redis_url, prefix=settings.redis_prefix)
+    return ResilientStore(primary, memory, timeout=settings.timeout, retry_after=settings.retry_after, clock=clock)
+
+
+def _first_match(patterns: tuple[tuple[re.Pattern[str], str], ...], path: str) -> str | None:
+    for pattern, scope in patterns:
+        if pattern.match(path):
+            return scope
+    return None
+
+
+def _tally_spec(rule: QuotaRule) -> TallySpec:
+    return (rule.records, rule.id_field)
