@@ -74,6 +74,7 @@ class CompiledPolicy:
                 max_depth=tokens.max_depth,
                 exclude=(settings.cursor_param, settings.param),
                 detailed_errors=tokens.detailed_errors,
+                unique=settings.replay_limit is not None,
                 clock=clock,
             )
             paginator = Paginator(settings, route.path, pattern, sealer)

@@ -119,6 +119,15 @@ class ExpiredCursor(ExpiredToken):
     """A genuine cursor past its own expiry or its chain's lifetime (``expired``, ``chain_expired``)."""
 
 
+class ReplayedCursor(TokenError):
+    """A genuine cursor used more often than the route's ``replay_limit`` allows."""
+
+    message = "this cursor has been used up; start again from the first page"
+    title = "Cursor used up"
+    status = 410
+    slug = "cursor-used-up"
+
+
 class ChainTooDeep(TokenError):
     """A genuine cursor that walked more pages than the policy allows from one first page."""
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shield.admission import route_path
+from shield.admission import RouteAdmission, route_path
 from shield.clock import Clock, system_clock
 from shield.compiled import CompiledPolicy
-from shield.errors import RequestRefused
+from shield.errors import ReplayedCursor, RequestRefused
 from shield.guard import ResponseGuard
 from shield.identity import ViewerResolver, viewer_from_scope
+from shield.pagination import PageRequest
 from shield.pipeline import Exchange, ResponsePipeline
 from shield.policy import Policy
 from shield.problems import Problem, send_problem
@@ -52,7 +53,9 @@ class ShieldMiddleware:
         self._compiled = CompiledPolicy(policy, clock=clock)
         self._viewer = viewer or (viewer_from_scope if policy.identity.user_from_scope else _anonymous)
         self._sources = policy.identity.sources(user=_user_of(viewer) if viewer else None)
-        self._quotas = QuotaGate.from_policy(policy, quota_store, clock) if policy.quota else None
+        replays = any(route.pagination and route.pagination.replay_limit for route in policy.routes)
+        self._quotas = QuotaGate.from_policy(policy, quota_store, clock) if policy.quota or replays else None
+        self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,6 +87,7 @@ class ShieldMiddleware:
         if plan.admission is not None:
             try:
                 scope, exchange.page = plan.admission.admit(scope, exchange.identity)
+                await self._count_replay(plan.admission, exchange.page)
             except RequestRefused as refusal:
                 await send_problem(send, _problem(refusal), self.policy.problem_base, exchange.headers)
                 return
@@ -103,6 +107,16 @@ class ShieldMiddleware:
             problem_base=self.policy.problem_base,
         )
         await self.app(scope, receive, guard)
+
+    async def _count_replay(self, admission: RouteAdmission, page: PageRequest | None) -> None:
+        """A cursor may be used ``replay_limit`` times (counted in the quota store), then no more."""
+        if page is None or page.replay_key is None or page.cursor is None or admission.paginator is None:
+            return
+        limit = admission.paginator.settings.replay_limit
+        assert limit is not None  # a replay key is only made under a limit
+        assert self._quotas is not None  # built whenever a route has a replay limit
+        if not await self._quotas.use(page.replay_key, limit, page.cursor.expires_at - self._clock()):
+            raise ReplayedCursor("replayed")
 
 
 def _binding(requester: Requester | None) -> str:

@@ -10,6 +10,7 @@ position), and collection totals can be dropped or coarsened. See ``docs/paginat
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class PageRequest:
     identity: str
     client_query: Pairs  # as the client sent it: the query a bare token is bound to
     cursor: Cursor | None  # the cursor it arrived with: new cursors continue its chain
+    replay_key: str | None = None  # where its uses are counted, with a replay limit
 
 
 class Paginator:
@@ -85,7 +87,10 @@ class Paginator:
             capped = self._capped_size(size)
             if capped != size:
                 replace[settings.size_param] = capped
-        request = PageRequest(identity=identity, client_query=pairs, cursor=cursor)
+        replay_key = None
+        if cursor is not None and token is not None and settings.replay_limit is not None:
+            replay_key = "replay|" + hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
+        request = PageRequest(identity=identity, client_query=pairs, cursor=cursor, replay_key=replay_key)
         if not replace:
             return None, request
         rewritten = [

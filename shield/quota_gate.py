@@ -22,7 +22,7 @@ from starlette.routing import compile_path
 from shield.clock import Clock, system_clock
 from shield.problems import Problem
 from shield.quota_policy import QuotaRule, QuotaSettings
-from shield.quotas import Charge, Decision, MemoryStore, QuotaStore, RedisStore, ResilientStore
+from shield.quotas import Charge, Counter, Decision, MemoryStore, QuotaStore, RedisStore, ResilientStore
 from shield.records import RecordTally, TallySpec
 from shield.requester import IdentityKey, Requester
 
@@ -81,6 +81,14 @@ class QuotaGate:
             store = _store(settings, clock)
         hash_key = policy.hash_key.value if policy.hash_key is not None else os.urandom(32)
         return cls(policy.quota, settings, store, hash_key)
+
+    async def use(self, key: str, limit: int, ttl: float) -> bool:
+        """Count one use of ``key`` (a cursor); False once it was used ``limit`` times within ``ttl``.
+
+        While the store is down, uses are counted by the local fallback (per worker).
+        """
+        decision = await self.store.decide([Charge(key, Counter(limit, max(ttl, 1.0)))])
+        return decision.allowed
 
     def applicable(self, path: str, method: str) -> tuple[ActiveQuota, ...]:
         active = []

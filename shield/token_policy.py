@@ -61,6 +61,7 @@ class PaginationSettings:
     last: Literal["keep", "drop"] = "keep"
     totals: Literal["keep", "drop", "coarsen"] = "keep"
     total_fields: tuple[str, ...] = ("total", "count")
+    replay_limit: int | None = None
 
     @property
     def first_page(self) -> str | None:
@@ -148,6 +149,7 @@ def read_pagination(table: Table) -> PaginationSettings:
         last=table.choice("last", ("keep", "drop"), "keep"),  # type: ignore[arg-type]
         totals=table.choice("totals", ("keep", "drop", "coarsen"), "keep"),  # type: ignore[arg-type]
         total_fields=total_fields,
+        replay_limit=table.positive_int("replay_limit", 1) if table.has("replay_limit") else None,
     )
     table.finish()
     return settings

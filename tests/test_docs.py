@@ -51,6 +51,7 @@ EVERY_KEY: dict[str, Any] = {
                 "last": "drop",
                 "totals": "coarsen",
                 "total_fields": ["total"],
+                "replay_limit": 1,
             },
         },
     ],

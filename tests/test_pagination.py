@@ -362,3 +362,16 @@ async def test_cursors_bind_to_the_api_key_before_the_address() -> None:
         assert (await client.get(link, headers={"x-api-key": "key-one"})).status_code == 200
         refused(await client.get(link, headers={"x-api-key": "key-two"}), 400, "token-invalid")
         refused(await client.get(link), 400, "token-invalid")  # same address, no key
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+async def test_a_cursor_is_used_at_most_replay_limit_times(limit: int) -> None:
+    shielded, app = shielded_paging_app(paging_policy(offset_pagination={"replay_limit": limit}))
+    async with client_for(shielded) as client:
+        link = (await client.get("/items?limit=10", headers=ALICE)).json()["next"]
+        for _ in range(limit):
+            assert (await client.get(link, headers=ALICE)).status_code == 200
+        refused(await client.get(link, headers=ALICE), 410, "cursor-used-up")
+        fresh = (await client.get("/items?limit=10", headers=ALICE)).json()["next"]
+        assert (await client.get(fresh, headers=ALICE)).status_code == 200  # a new walk starts afresh
+    assert len(app.state.seen) == limit + 3

@@ -39,6 +39,9 @@ steps = st.lists(st.tuples(st.integers(0, 3_000_000), st.integers(0, 6)), min_si
         (lambda: Rate(10, "1"), "Rate.window"),  # type: ignore[arg-type]
         (lambda: Rate(10, 1.0, burst=0), "Rate.burst"),
         (lambda: Rate(10_000_000, 1.0), "too high"),
+        (lambda: Rate(2**41, 1e9), "Rate.limit"),
+        (lambda: Rate(1, 86_400.0 * 365, burst=100), "ten years"),
+        (lambda: Charge("k", Rate(1, 1.0), cost=2**41), "Charge.cost"),
         (lambda: Budget(0, 60.0), "Budget.limit"),
         (lambda: Budget(10, 60.0, slots=0), "Budget.slots"),
         (lambda: Budget(10, 0.01, slots=12), "at least"),

@@ -411,3 +411,14 @@ def test_positions_are_ints_or_strings(position: Any) -> None:
     sealer, _ = make()
     with pytest.raises(TypeError, match="position"):
         sealer.issue(ALICE, ROUTE, QUERY, position)
+
+
+@pytest.mark.parametrize("format_", FORMATS)
+def test_unique_cursors_differ_within_a_second_and_still_open(format_: TokenFormat) -> None:
+    plain, _ = make(format_)
+    unique, _ = make(format_, unique=True)
+    assert plain.issue(ALICE, ROUTE, QUERY, 7) == plain.issue(ALICE, ROUTE, QUERY, 7)
+    first, second = unique.issue(ALICE, ROUTE, QUERY, 7), unique.issue(ALICE, ROUTE, QUERY, 7)
+    assert first != second
+    assert unique.open(first, ALICE, ROUTE, QUERY).position == unique.open(second, ALICE, ROUTE, QUERY).position == 7
+    assert len(first) <= 130

@@ -30,10 +30,24 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TypeAlias
 
-__all__ = ["MAX_WINDOW", "MIN_SLOT", "US", "Budget", "Counter", "Distinct", "Quota", "Rate", "State", "to_us"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_WINDOW",
+    "MIN_SLOT",
+    "US",
+    "Budget",
+    "Counter",
+    "Distinct",
+    "Quota",
+    "Rate",
+    "State",
+    "to_us",
+]
 
 US = 1_000_000
-MAX_WINDOW = 10 * 366 * 86_400.0  # ten years: keeps every µs product far below 2**53
+# Bounds that keep every sum and µs product far below 2**53, where Lua doubles stop being exact.
+MAX_WINDOW = 10 * 366 * 86_400.0  # ten years
+MAX_LIMIT = 2**40  # units, members, costs
 MIN_SLOT = 0.001  # seconds; a slot index then stays below 1e14 (Lua prints it exactly)
 
 # The state of one key is an int (Rate) or a list of ints (the others); the store keeps them in
@@ -47,8 +61,8 @@ def to_us(seconds: float) -> int:
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise ValueError(f"{name} must be an integer in [1, 2**40], got {value!r}")
     return value
 
 
@@ -86,6 +100,8 @@ class Rate:
         t = -(-window_us // limit)
         if t < 1 or window_us // limit < 1:
             raise ValueError(f"Rate.limit {limit} is too high for a {self.window} s window (interval under 1 µs)")
+        if cap * t > to_us(MAX_WINDOW):
+            raise ValueError(f"Rate.burst {cap} spans more than ten years of emission intervals")
         object.__setattr__(self, "_t", t)
         object.__setattr__(self, "_tol", cap * t)
         object.__setattr__(self, "_cap", cap)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shield.errors import ShieldError
-from shield.quotas.limits import Budget, Counter, Distinct, Quota, Rate, State, _window, to_us
+from shield.quotas.limits import MAX_LIMIT, Budget, Counter, Distinct, Quota, Rate, State, _window, to_us
 
 __all__ = ["Charge", "Decision", "MissingBackend", "Outcome", "Penalty", "QuotaStore", "StoreUnavailable"]
 
@@ -51,8 +51,8 @@ class Charge:
     peek: bool = False
 
     def __post_init__(self) -> None:
-        if isinstance(self.cost, bool) or not isinstance(self.cost, int) or self.cost < 0:
-            raise ValueError(f"Charge.cost must be an integer >= 0, got {self.cost!r}")
+        if isinstance(self.cost, bool) or not isinstance(self.cost, int) or not 0 <= self.cost <= MAX_LIMIT:
+            raise ValueError(f"Charge.cost must be an integer in [0, 2**40], got {self.cost!r}")
         if self.members and not isinstance(self.spec, Distinct):
             raise ValueError(f"Charge.members is for Distinct quotas only, not {type(self.spec).__name__}")
         if not isinstance(self.spec, Rate | Budget | Distinct | Counter):

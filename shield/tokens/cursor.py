@@ -12,6 +12,7 @@ Payload, CBOR with one-letter keys (a typical signed or encrypted cursor is ~110
     i  identity digest, 8 bytes      r  route digest, 4 bytes     q  query digest, 6 bytes
     p  position (int or str)         t  issued at (Unix seconds)
     x  expires_at - t                c  t - chain_start           d  depth (first cursor: 1)
+    n  4 random bytes (only with ``unique``)
 
 The digests are keyed BLAKE2b under a key of the token's own epoch (see
 :mod:`~shield.tokens.binding`). See ``docs/tokens.md`` for lifetimes and errors.
@@ -20,6 +21,7 @@ The digests are keyed BLAKE2b under a key of the token's own epoch (see
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -38,6 +40,7 @@ QueryParams: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]]
 
 IDENTITY_BYTES = 8  # 2**64: collisions between two callers' digests are not a practical attack
 ROUTE_BYTES = 4  # the app's route templates are few and public; this only tells them apart
+NONCE_BYTES = 4  # with ``unique``: two walks in the same second never share a cursor (or its replay count)
 QUERY_BYTES = 6  # a forged match needs a second preimage under an unknown key: 2**48 online tries
 _PERSON_IDENTITY = b"shield identity"
 _PERSON_ROUTE = b"shield route"
@@ -95,7 +98,8 @@ class CursorSealer:
     page, however often it is refreshed. ``max_depth``: how many cursors a chain may walk past
     the first page (the first page's cursor has depth 1). ``exclude``: query parameter names
     left out of the query digest: the cursor parameter and the route's native position
-    parameters, which the cursor replaces. ``detailed_errors``: see
+    parameters, which the cursor replaces. ``unique`` adds 4 random bytes, so equal cursors
+    issued in the same second differ (for replay counting). ``detailed_errors``: see
     :class:`~shield.errors.ForeignToken`.
     """
 
@@ -109,6 +113,7 @@ class CursorSealer:
         exclude: Iterable[str] = ("cursor",),
         purpose: str = "cursor",
         detailed_errors: bool = False,
+        unique: bool = False,
         clock: Clock = system_clock,
     ) -> None:
         if isinstance(exclude, str):
@@ -127,6 +132,7 @@ class CursorSealer:
         self.exclude = frozenset(exclude)
         self.purpose = purpose
         self.detailed_errors = detailed_errors
+        self.unique = unique
         self._clock = clock
         self._keys = BindingKeys(codec, purpose)
 
@@ -165,6 +171,7 @@ class CursorSealer:
                 "x": max(0, expires - issued),
                 "c": max(0, issued - chain_start),
                 "d": depth,
+                **({"n": os.urandom(NONCE_BYTES)} if self.unique else {}),
             }
 
         return self._keys.seal(self.purpose, build)
