@@ -250,3 +250,33 @@ def test_identity_sources_compile() -> None:
     sources = policy.identity.sources()
     assert sources.order == ("api_key", "network")
     assert sources.ipv6_prefixes == (64, 48)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"quota": [{"limit": 1, "routes": ["/a"]}]}, "quota[0].name: required"),
+        ({"quota": [{"name": "a", "routes": ["/a"]}]}, "quota[0].limit: required"),
+        ({"quota": [{"name": "a", "limit": 1}]}, "quota[0].routes: required"),
+        ({"quota": [{"name": "a", "limit": 1, "routes": ["users"]}]}, "quota[0].routes[0]: expected a path template"),
+        ({"quota": [{"name": "a", "limit": 1, "routes": ["/a"], "kind": "record"}]}, "(did you mean 'records'?)"),
+        ({"quota": [{"name": "a", "limit": 1, "routes": ["/a"], "per": ["ip"]}]}, "quota[0].per[0]: unknown identity"),
+        ({"quota": [{"name": "a", "limit": 1, "routes": ["/a"], "kind": "records", "burst": 2}]}, "quota[0].burst"),
+        ({"quota": [{"name": "a", "limit": 1, "routes": ["/a"], "approximate": True}]}, "quota[0].approximate"),
+        (
+            {"quota": [{"name": "a", "limit": 1, "routes": ["/a"], "window": 0}]},
+            "quota[0].window: must be a positive number of seconds",
+        ),
+        ({"quota": [{"name": "a", "limit": 1, "routes": ["/a"], "records": ["items"]}]}, "quota[0].records: only"),
+        (
+            {"quota": [{"name": "a", "limit": 1, "routes": ["/a"]}, {"name": "a", "limit": 2, "routes": ["/b"]}]},
+            "quota[1].name: duplicate quota name 'a'",
+        ),
+        ({"quotas": {"store": "redis"}}, "secrets.hash_key: required by quotas.store = 'redis'"),
+        ({"quotas": {"headers": "sometimes"}}, "quotas.headers: unknown value 'sometimes'"),
+        ({"quotas": {"penalty": {"strikes": 0}}}, "quotas.penalty.strikes: must be a positive integer"),
+        ({"quotas": {"penalty": {"strike": 3}}}, "quotas.penalty.strike: unknown key (did you mean 'strikes'?)"),
+    ],
+)
+def test_quota_sections_name_the_key_and_the_problem(data: dict[str, object], expected: str) -> None:
+    assert expected in error_of(data)
