@@ -8,6 +8,7 @@ Anything shield-specific is imported inside the wrapper: the harness runs before
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,7 +126,7 @@ def check_unchanged(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
     return problems or _same_rows(records, expected)
 
 
-def check_masked(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+def check_masked(body: bytes, expected: Sequence[FakeUser], untouched: Sequence[str] = _UNTOUCHED_FIELDS) -> list[str]:
     """Same records, but no phone, email or username of theirs survives anywhere in the body."""
     records, problems = _records(body)
     if problems:
@@ -135,7 +136,7 @@ def check_masked(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
     text = body.decode()
     for record, user in zip(records, expected, strict=True):
         original = user.json_row()
-        for name in _UNTOUCHED_FIELDS:
+        for name in untouched:
             if record.get(name) != original[name]:
                 problems.append(f"record {user.id}: {name} changed but no rule masks it")
         for name in ("phone", "email", "username"):
@@ -180,6 +181,11 @@ def locate_by_token(endpoint: str, path: str, fetch: Fetch) -> str:
     return f"/users/{orjson.loads(body)['items'][user_id - 1]['id']}"
 
 
+def check_full(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+    """Masked as ``masking`` is, and sealed as ``tokens`` is."""
+    return check_masked(body, expected, untouched=()) + check_sealed(body, expected)
+
+
 def _passthrough(app: ASGIApp) -> ASGIApp:
     return PassthroughMiddleware(app)
 
@@ -198,6 +204,73 @@ def _tokens(app: ASGIApp) -> ASGIApp:
     return ShieldMiddleware(app, Policy.from_dict(TOKENS_POLICY))
 
 
+# Three quotas (requests, records, distinct records) over the routes, never reached in a run.
+_ROUTES = ["/users", "/users/{user_id:int}"]
+QUOTAS: list[dict[str, Any]] = [
+    {"name": "burst", "limit": 10_000_000, "window": 60, "routes": _ROUTES, "group": "api"},
+    {"name": "records", "kind": "records", "limit": 10**12, "window": 3600, "routes": _ROUTES, "group": "api"},
+    {"name": "seen", "kind": "distinct", "limit": 10**9, "window": 86400, "routes": _ROUTES, "group": "api"},
+]
+_UNMASKED_ROUTES = [{"path": path, "masking": False} for path in _ROUTES]
+
+
+def _redis_quotas() -> dict[str, Any]:
+    """A Redis store under a key prefix of its own (this server process's), emptied by TTL."""
+    return {
+        "store": "redis",
+        "redis_url": os.environ.get("SHIELD_BENCH_REDIS", "redis://127.0.0.1:6379/0"),
+        "redis_prefix": f"shield-bench-{os.getpid()}",
+        "timeout": 1.0,
+    }
+
+
+def _quota_policy(store: str) -> dict[str, Any]:
+    policy: dict[str, Any] = {"quota": QUOTAS, "route": _UNMASKED_ROUTES}
+    if store == "redis":
+        policy |= {"quotas": _redis_quotas(), "secrets": {"hash_key": "benchmark hash key, not a secret"}}
+    return policy
+
+
+def _full_policy(store: str) -> dict[str, Any]:
+    routes = [
+        {**route, "mask": MASKING_POLICY["mask"]} for route in TOKENS_POLICY["route"]
+    ]  # masking + tokens on both routes
+    for route in routes:
+        route.pop("masking")
+    policy: dict[str, Any] = {**TOKENS_POLICY, "route": routes, "quota": QUOTAS}
+    if store == "redis":
+        policy |= {"quotas": _redis_quotas(), "secrets": {"hash_key": "benchmark hash key, not a secret"}}
+    return policy
+
+
+def _shield_with(policy: Callable[[str], dict[str, Any]], store: str) -> Wrap:
+    def wrap(app: ASGIApp) -> ASGIApp:
+        from shield import Policy, ShieldMiddleware  # noqa: PLC0415  (lazy on purpose)
+
+        return ShieldMiddleware(app, Policy.from_dict(policy(store)))
+
+    return wrap
+
+
+def _slowapi(store: str) -> Wrap:
+    """slowapi (limits underneath) with one never-reached limit per client address."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        try:
+            from slowapi import Limiter  # noqa: PLC0415  (optional peer)
+            from slowapi.middleware import SlowAPIMiddleware  # noqa: PLC0415
+            from slowapi.util import get_remote_address  # noqa: PLC0415
+        except ImportError as exc:
+            raise VariantUnavailable("slowapi is not installed: pip install 'asgi-shield[bench]'") from exc
+        uri = "memory://" if store == "memory" else os.environ.get("SHIELD_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+        limiter = Limiter(key_func=get_remote_address, default_limits=["100000000/minute"], storage_uri=uri)
+        app.state.limiter = limiter  # type: ignore[attr-defined]  # FastAPI and Starlette apps have state
+        app.add_middleware(SlowAPIMiddleware)  # type: ignore[attr-defined]
+        return app
+
+    return wrap
+
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -208,5 +281,19 @@ VARIANTS: dict[str, Variant] = {
                 _masking, check_masked, targets={"list": 0.90, "single": 0.95}),
         Variant("tokens", "ShieldMiddleware with cursors and sealed IDs only (no masking)",
                 _tokens, check_sealed, targets={"list": 0.90}, locate=locate_by_token),
+        Variant("quotas-memory", "ShieldMiddleware with 3 quotas (requests, records, distinct), memory store",
+                _shield_with(_quota_policy, "memory"), check_unchanged, targets={"single": 0.90}),
+        Variant("quotas-redis", "the same 3 quotas on Redis",
+                _shield_with(_quota_policy, "redis"), check_unchanged, targets={"single": 0.80}),
+        Variant("full-memory", "masking + cursors + sealed IDs + 3 quotas, memory store",
+                _shield_with(_full_policy, "memory"), check_full, targets={"list": 0.85, "single": 0.85},
+                locate=locate_by_token),
+        Variant("full-redis", "masking + cursors + sealed IDs + 3 quotas on Redis",
+                _shield_with(_full_policy, "redis"), check_full, targets={"list": 0.75, "single": 0.75},
+                locate=locate_by_token),
+        Variant("slowapi-memory", "peer: slowapi, one limit per address, memory storage",
+                _slowapi("memory"), check_unchanged),
+        Variant("slowapi-redis", "peer: slowapi, one limit per address, Redis storage",
+                _slowapi("redis"), check_unchanged),
     )
 }  # fmt: skip

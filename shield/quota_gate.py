@@ -35,6 +35,7 @@ logger = logging.getLogger("shield.quotas")
 Headers = list[tuple[bytes, bytes]]
 _ANONYMOUS = IdentityKey("anonymous", "")
 _DIGEST_BYTES = 12
+_DIGEST_CACHE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +60,14 @@ _ALLOWED = Verdict(None, [])
 class QuotaGate:
     """The policy's quotas compiled once; the store decides, atomically, per request."""
 
-    __slots__ = ("_hash_key", "_rules", "settings", "store")
+    __slots__ = ("_charges", "_digests", "_hash_key", "_rules", "settings", "store")
 
     def __init__(self, rules: Sequence[QuotaRule], settings: QuotaSettings, store: QuotaStore, hash_key: bytes) -> None:
         self.settings = settings
         self.store = store
         self._hash_key = hash_key[:64]
+        self._digests: dict[IdentityKey, str] = {}
+        self._charges: dict[str, Charge] = {}  # by store key, which names the quota
         self._rules = tuple(
             (rule, tuple((compile_path(route)[0], rule.group or route) for route in rule.routes)) for rule in rules
         )
@@ -113,8 +116,7 @@ class QuotaGate:
             rule = quota.rule
             if rule.kind == "distinct":
                 continue  # nothing to check before the IDs are known
-            for key in self._keys(quota, requester):
-                charged.append((quota, Charge(key, rule.spec, 1, enforce=not rule.shadow, peek=rule.kind == "records")))
+            charged += [(quota, self._unit_charge(rule, key)) for key in self._keys(quota, requester)]
         if not charged:
             return _ALLOWED
         return await self._decide(charged, requester, final=False)
@@ -142,17 +144,38 @@ class QuotaGate:
         """One store key per identity key the quota counts; the shared anonymous one if none."""
         rule = quota.rule
         keys = [key for key in requester.keys if key.source in rule.per] or [_ANONYMOUS]
-        return [f"{rule.name}|{quota.scope}|{key.source}|{self._digest(key)}" for key in keys]
+        return [f"{rule.name}|{quota.scope}|{self._digest(key)}" for key in keys]
+
+    def _unit_charge(self, rule: QuotaRule, key: str) -> Charge:
+        """The before-the-app charge of one key: always the same object (cached, bounded)."""
+        charge = self._charges.get(key)
+        if charge is None:
+            charge = Charge(key, rule.spec, 1, enforce=not rule.shadow, peek=rule.kind == "records")
+            if len(self._charges) >= _DIGEST_CACHE:
+                self._charges.clear()
+            self._charges[key] = charge
+        return charge
 
     def _digest(self, key: IdentityKey) -> str:
-        """A keyed hash: stores and logs never hold an API key, a session or an address."""
-        raw = key.value.encode("utf-8", "surrogatepass")
-        return hashlib.blake2b(raw, digest_size=_DIGEST_BYTES, key=self._hash_key, person=b"shield quota").hexdigest()
+        """``source|keyed hash``: stores and logs never hold an API key, a session or an address.
+
+        Cached (bounded): one caller's keys recur on every request and in both decisions.
+        """
+        digests = self._digests
+        found = digests.get(key)
+        if found is None:
+            raw = key.value.encode("utf-8", "surrogatepass")
+            mac = hashlib.blake2b(raw, digest_size=_DIGEST_BYTES, key=self._hash_key, person=b"shield quota")
+            found = f"{key.source}|{mac.hexdigest()}"
+            if len(digests) >= _DIGEST_CACHE:
+                digests.clear()
+            digests[key] = found
+        return found
 
     async def _decide(self, charged: list[tuple[ActiveQuota, Charge]], requester: Requester, *, final: bool) -> Verdict:
         settings = self.settings
         primary = requester.primary or _ANONYMOUS
-        penalty_key = f"penalty|{primary.source}|{self._digest(primary)}" if settings.penalty else None
+        penalty_key = f"penalty|{self._digest(primary)}" if settings.penalty else None
         charges = [charge for _, charge in charged]
         decision = await self.store.decide(charges, penalty=settings.penalty, penalty_key=penalty_key)
         if decision.degraded and any(q.rule.outage == "closed" and c.enforce for q, c in charged):
