@@ -1,7 +1,8 @@
 """The ``shield`` command.
 
-Exit codes: 0 success; 1 the command ran but failed (a server error); 2 bad input
-(usage, an invalid policy file). Errors are one line on stderr, never a traceback.
+Exit codes: 0 success; 1 the command ran but failed (a server error, a token that does not
+verify); 2 bad input (usage, an invalid policy file). Errors are one line on stderr, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     generate = keys.add_parser("generate", help="print a new random secret")
     generate.set_defaults(handler=_keys_generate)
 
+    token = commands.add_parser("token", help="tokens").add_subparsers(required=True, metavar="ACTION")
+    inspect = token.add_parser("inspect", help="verify a cursor or sealed ID with a policy's keys and show it")
+    inspect.add_argument("token")
+    inspect.add_argument("--policy", metavar="FILE", required=True, help="the policy whose [tokens] keys to use")
+    inspect.set_defaults(handler=_token_inspect)
+
     policy = commands.add_parser("policy", help="policy files").add_subparsers(required=True, metavar="ACTION")
     check = policy.add_parser("check", help="validate a policy file")
     check.add_argument("file")
@@ -68,6 +75,28 @@ def _load_policy(path: str) -> Policy:
     for warning in caught:
         print(f"shield: warning: {warning.message}", file=sys.stderr)
     return policy
+
+
+def _token_inspect(args: argparse.Namespace) -> int:
+    from shield.compiled import CompiledPolicy  # noqa: PLC0415  # only this command needs the keys
+    from shield.tokens.inspect import inspect_token  # noqa: PLC0415
+
+    policy = _load_policy(args.policy)
+    codec = CompiledPolicy(policy).token_codec
+    if codec is None:
+        print(f"shield: {args.policy} has no [tokens] secrets", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    kinds = {seal.kind for seal in policy.seal}
+    for route in policy.routes:
+        kinds |= {seal.kind for seal in route.seal} | {param.kind for param in route.unseal}
+    found = inspect_token(codec, args.token, ["cursor", *(f"record-id:{kind}" for kind in sorted(kinds))])
+    if found.purpose is None:
+        print(f"invalid: {found.reason}" + (f" (key {found.key_id}, epoch {found.epoch})" if found.key_id else ""))
+        return EXIT_FAILED
+    print(f"valid {found.purpose} token (key {found.key_id}, epoch {found.epoch})")
+    for name, value in found.fields.items():
+        print(f"  {name}: {value}")
+    return EXIT_OK
 
 
 def _policy_check(args: argparse.Namespace) -> int:
