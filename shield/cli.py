@@ -12,9 +12,11 @@ import secrets
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 
 from shield.errors import PolicyError
-from shield.policy import PaginationSettings, Policy
+from shield.policy import PaginationSettings, Policy, QuotaRule
+from shield.quotas import Rate
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--policy", metavar="FILE", help="a policy file instead of the bundled example")
     demo.add_argument("--unprotected", action="store_true", help="serve without shield, for comparison")
+    demo.add_argument("--redis", metavar="URL", help="keep quotas and replay counts in Redis (redis://127.0.0.1:6379/0)")
     demo.set_defaults(handler=_demo)
 
     keys = commands.add_parser("keys", help="key management").add_subparsers(required=True, metavar="ACTION")
@@ -115,7 +118,20 @@ def _policy_check(args: argparse.Namespace) -> int:
         if route.pagination is not None:
             parts.append(_describe_pagination(route.pagination))
         print(f"  {route.path} ({methods}): " + "; ".join(parts))
+    for quota in policy.quota:
+        print("  " + _describe_quota(quota))
     return EXIT_OK
+
+
+def _describe_quota(quota: QuotaRule) -> str:
+    unit = {"requests": "requests", "records": "records", "distinct": "distinct records"}[quota.kind]
+    burst = f" (bursts of {quota.spec.burst})" if isinstance(quota.spec, Rate) and quota.spec.burst else ""
+    where = ", ".join(quota.routes) + (f" as group {quota.group!r}" if quota.group else " (each route on its own)")
+    mode = "shadow: logged, never refused" if quota.shadow else f"store outage: {quota.outage}"
+    return (
+        f"quota {quota.name!r}: {quota.limit} {unit} per {quota.window:g} s{burst} for each "
+        f"{'/'.join(quota.per)} key, on {where}; {mode}"
+    )
 
 
 def _describe_pagination(paging: PaginationSettings) -> str:
@@ -137,11 +153,13 @@ def _demo(args: argparse.Namespace) -> int:
     except ImportError:
         print("shield: the demo needs uvicorn: pip install 'asgi-shield[server]'", file=sys.stderr)
         return EXIT_FAILED
-    from shield.demo.app import create_app, create_protected_app  # noqa: PLC0415
+    from shield.demo.app import create_app, create_protected_app, demo_policy  # noqa: PLC0415
 
-    policy = _load_policy(args.policy) if args.policy else None
+    policy = _load_policy(args.policy) if args.policy else demo_policy()
+    if args.redis:
+        policy = replace(policy, quotas=replace(policy.quotas, store="redis", redis_url=args.redis))
     app = create_app() if args.unprotected else create_protected_app(policy=policy)
-    state = "UNPROTECTED" if args.unprotected else "protected by shield"
+    state = "UNPROTECTED" if args.unprotected else f"protected by shield, quotas in {policy.quotas.store}"
     print(f"shield demo ({state}) on http://{args.host}:{args.port}/users  (Ctrl-C to stop)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK

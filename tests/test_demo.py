@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from shield.demo.data import users
 
@@ -36,7 +37,7 @@ def serve(*args: str) -> Iterator[str]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                httpx.get(base + "/users?limit=1", timeout=1)
+                httpx.get(base + "/", timeout=1)  # no quota counts this probe
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
@@ -110,3 +111,36 @@ def test_owner_sees_own_record_in_clear(protected: str) -> None:
     assert other.status_code == 200
     assert other.json()["phone"] != me["phone"]
     assert httpx.get(f"{protected}/users/{sealed_id}", headers=headers).status_code == 400  # not theirs
+
+
+def test_demo_records_budget_runs_out_to_the_record() -> None:
+    """A crawler walking /users again and again gets exactly the hourly budget, then 429s."""
+    for base in serve():
+        delivered = 0
+        url: str | None = base + "/users?limit=100"
+        while url:
+            response = httpx.get(url)
+            if response.status_code == 429:
+                problem = response.json()
+                assert problem["quota"] == "records-hourly"
+                assert int(response.headers["retry-after"]) > 0
+                break
+            assert response.status_code == 200, response.text
+            assert (
+                response.headers["ratelimit"].startswith('"burst";')
+                or "records-hourly" in response.headers["ratelimit"]
+            )
+            delivered += len(response.json()["items"])
+            following = response.json()["next"]
+            url = base + (following or "/users?limit=100")
+        assert delivered == 5000
+
+
+def test_demo_keeps_quotas_in_redis() -> None:
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    for base in serve("--redis", "redis://127.0.0.1:6379/0"):
+        response = httpx.get(base + "/users?limit=5", headers={"x-demo-user": "redis-demo-test"})
+        assert response.status_code == 200
+        assert "records-hourly" in response.headers["ratelimit"]
+        assert any(client.scan_iter(match="shield:{shield}:*", count=1000))
+    client.close()
