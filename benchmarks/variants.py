@@ -198,6 +198,32 @@ def _masking(app: ASGIApp) -> ASGIApp:
     return ShieldMiddleware(app, Policy.from_dict(MASKING_POLICY))
 
 
+PAGINATION_POLICY: dict[str, Any] = {
+    "tokens": TOKENS_POLICY["tokens"],
+    "route": [
+        {"path": "/users", "masking": False, "pagination": TOKENS_POLICY["route"][0]["pagination"]},
+        {"path": "/users/{user_id:int}", "masking": False},
+    ],
+}
+
+
+def check_paginated(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+    """The app's own records (page 2, through the cursor), and a sealed next link."""
+    records, problems = _records(body)
+    if problems or len(records) != len(expected):
+        return problems or [f"expected {len(expected)} records, got {len(records)}"]
+    following = orjson.loads(body).get("next")
+    if isinstance(following, str) and ("offset=" in following or "cursor=" not in following):
+        problems.append(f"next link not sealed: {following!r}")
+    return problems
+
+
+def _pagination(app: ASGIApp) -> ASGIApp:
+    from shield import Policy, ShieldMiddleware  # noqa: PLC0415  (lazy on purpose)
+
+    return ShieldMiddleware(app, Policy.from_dict(PAGINATION_POLICY))
+
+
 def _tokens(app: ASGIApp) -> ASGIApp:
     from shield import Policy, ShieldMiddleware  # noqa: PLC0415  (lazy on purpose)
 
@@ -279,8 +305,10 @@ VARIANTS: dict[str, Variant] = {
                 check_unchanged),
         Variant("masking", "ShieldMiddleware masking phone, email, username + free text",
                 _masking, check_masked, targets={"list": 0.90, "single": 0.95}),
-        Variant("tokens", "ShieldMiddleware with cursors and sealed IDs only (no masking)",
-                _tokens, check_sealed, targets={"list": 0.90}, locate=locate_by_token),
+        Variant("pagination", "ShieldMiddleware rewriting pagination only: page 2 through a cursor",
+                _pagination, check_paginated, targets={"list": 0.90}, locate=locate_by_token),
+        Variant("tokens", "ShieldMiddleware with cursors and sealed IDs (no masking)",
+                _tokens, check_sealed, locate=locate_by_token),
         Variant("quotas-memory", "ShieldMiddleware with 3 quotas (requests, records, distinct), memory store",
                 _shield_with(_quota_policy, "memory"), check_unchanged, targets={"single": 0.90}),
         Variant("quotas-redis", "the same 3 quotas on Redis",
