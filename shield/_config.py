@@ -114,12 +114,19 @@ class Table:
         return value
 
     def methods(self, key: str = "methods") -> frozenset[str] | None:
-        """HTTP methods, upper-cased; None (any method) when absent or empty."""
+        """HTTP methods, upper-cased; None (any method) when absent or empty.
+
+        GET brings HEAD along: frameworks answer HEAD on every GET route, so a HEAD request must
+        not slip past rules written for GET.
+        """
         methods = self.strings(key)
         for index, method in enumerate(methods):
             if method.upper() not in HTTP_METHODS:
                 raise PolicyError(f"{self.key_path(key)}[{index}]", f"unknown HTTP method {method!r}")
-        return frozenset(m.upper() for m in methods) or None
+        upper = {m.upper() for m in methods}
+        if "GET" in upper:
+            upper.add("HEAD")
+        return frozenset(upper) or None
 
     def table(self, key: str) -> Table:
         self._read.add(key)

@@ -35,9 +35,15 @@ def route_path(scope: Scope) -> str:
 
 
 def route_pattern(template: str, sealed: frozenset[str] = frozenset()) -> re.Pattern[str]:
-    """The template's regex; a sealed parameter matches any segment (a token is not an int)."""
+    """The template's regex, with or without a trailing slash (routers redirect or accept both).
+
+    A sealed parameter matches any segment: a token is not an int.
+    """
     loosened = _PARAM.sub(lambda m: "{" + m.group(1) + "}" if m.group(1) in sealed else m.group(0), template)
-    return compile_path(loosened)[0]
+    pattern = compile_path(loosened)[0].pattern
+    if template != "/" and pattern.endswith("$"):
+        pattern = pattern[:-1].removesuffix("/") + "/?$"
+    return re.compile(pattern)
 
 
 class RouteAdmission:
@@ -69,7 +75,7 @@ class RouteAdmission:
         new_pairs = None
         page = None
         if self.paginator is not None:
-            new_pairs, page = self.paginator.admit(pairs, identity)
+            new_pairs, page = self.paginator.admit(pairs, identity, route_path(scope))
         if self._query_params:
             new_pairs = self._unseal_query(new_pairs or pairs, identity)
         new_path = self._unseal_path(scope, identity) if self._path_params else None

@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--policy", metavar="FILE", help="a policy file instead of the bundled example")
     demo.add_argument("--unprotected", action="store_true", help="serve without shield, for comparison")
-    demo.add_argument("--redis", metavar="URL", help="keep quotas and replay counts in Redis (redis://127.0.0.1:6379/0)")
+    demo.add_argument(
+        "--redis", metavar="URL", help="keep quotas and replay counts in Redis (redis://127.0.0.1:6379/0)"
+    )
     demo.set_defaults(handler=_demo)
 
     keys = commands.add_parser("keys", help="key management").add_subparsers(required=True, metavar="ACTION")

@@ -13,7 +13,7 @@ from shield.masking.document import DocumentMasker
 from shield.pagination import PaginationStage, Paginator
 from shield.pipeline import MaskingStage, ResponsePipeline, ResponseStage
 from shield.policy import MaskRule, Policy, RoutePolicy
-from shield.sealing import RecordIdStage
+from shield.sealing import LinkResealer, RecordIdStage
 from shield.tokens import CursorSealer, Keyring, RecordSealer, TokenCodec
 
 __all__ = ["CompiledPolicy", "RoutePlan", "masking_stage"]
@@ -77,7 +77,11 @@ class CompiledPolicy:
                 unique=settings.replay_limit is not None,
                 clock=clock,
             )
-            paginator = Paginator(settings, route.path, pattern, sealer)
+            reseal = None
+            if route.unseal:
+                assert self.record_sealer is not None  # the policy requires secrets for unseal rules
+                reseal = LinkResealer(self.record_sealer, route.unseal, pattern)
+            paginator = Paginator(settings, route.path, pattern, sealer, reseal)
         admission = None
         if paginator is not None or route.unseal:
             admission = RouteAdmission(pattern, paginator, route.unseal, self.record_sealer)

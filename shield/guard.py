@@ -154,18 +154,18 @@ class ResponseGuard:
         content_type = content_types.pop().decode("latin-1") if content_types else None
         self._content_type = content_type
         self._kind = classify(content_type, text_bodies=self._text_bodies)
-        if status < 200:  # informational (103 Early Hints): the real response is still to come
-            await self._send(message)
-            return
-        try:  # Link headers carry positions, whatever the body
+        try:  # Link headers carry positions, whatever the body (103 Early Hints too)
             raw_headers = _inspect(self._pipeline.headers, raw_headers, self._exchange)
         except UnmaskableResponse as exc:
             await self._fail(exc)
             return
+        if status < 200:  # informational: the real response is still to come
+            await self._send({**message, "headers": raw_headers})
+            return
         raw_headers += self._exchange.headers
         message = {**message, "headers": raw_headers}
         if status in (204, 304) or self._kind is BodyKind.OPAQUE:
-            if status == 304 and self._pipeline.viewer_dependent:  # refreshes a cached response
+            if self._pipeline.viewer_dependent:  # its headers (a 304 refreshes a cached body) are the caller's
                 message = {**message, "headers": _protected(raw_headers)}
             self._mode = _Mode.FORWARD
             await self._send(message)

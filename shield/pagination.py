@@ -14,14 +14,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from shield.errors import RefusedParameter
+from shield.errors import RefusedParameter, UnmaskableResponse
 from shield.fieldwalk import DROP, FieldRewriter
 from shield.jsoncodec import RawNumber
 from shield.linkheader import Link, rewrite_links
 from shield.pipeline import Exchange
-from shield.queryparams import Pairs, canonical_name, encode_query, guarded_values, parse_query
+from shield.queryparams import Pairs, encode_query, guarded_values, parse_query
+from shield.sealing import LinkResealer
 from shield.token_policy import PaginationSettings
 from shield.tokens.cursor import Cursor, CursorSealer, Position
 
@@ -37,6 +38,7 @@ class PageRequest:
     """What the response side needs to know about the request it answers."""
 
     identity: str
+    path: str  # as the client asked for it (below root_path): what cursors are bound to
     client_query: Pairs  # as the client sent it: the query a bare token is bound to
     cursor: Cursor | None  # the cursor it arrived with: new cursors continue its chain
     replay_key: str | None = None  # where its uses are counted, with a replay limit
@@ -45,15 +47,24 @@ class PageRequest:
 class Paginator:
     """One route's pagination: admits requests and issues the cursors its responses carry."""
 
-    __slots__ = ("_guarded", "_pattern", "_separate", "route", "sealer", "settings")
+    __slots__ = ("_guarded", "_pattern", "_positions", "_reseal", "_separate", "route", "sealer", "settings")
 
     def __init__(
-        self, settings: PaginationSettings, route: str, pattern: re.Pattern[str], sealer: CursorSealer
+        self,
+        settings: PaginationSettings,
+        route: str,
+        pattern: re.Pattern[str],
+        sealer: CursorSealer,
+        reseal: LinkResealer | None = None,
     ) -> None:
         self.settings = settings
         self.route = route
         self.sealer = sealer
         self._pattern = pattern
+        self._reseal = reseal
+        self._positions = (
+            (settings.param, settings.cursor_param) if settings.param != settings.cursor_param else (settings.param,)
+        )
         self._separate = settings.cursor_param != settings.param
         self._guarded = tuple(
             name for name in (settings.param, settings.cursor_param, settings.size_param) if name is not None
@@ -61,8 +72,10 @@ class Paginator:
 
     # -- requests -------------------------------------------------------------------
 
-    def admit(self, pairs: Pairs, identity: str) -> tuple[Pairs | None, PageRequest]:
+    def admit(self, pairs: Pairs, identity: str, path: str) -> tuple[Pairs | None, PageRequest]:
         """The query the app gets (None: unchanged) and the context for the response.
+
+        ``path`` is the request path as the client sent it (below ``root_path``).
 
         Raises :class:`~shield.errors.TokenError` or :class:`~shield.errors.RefusedParameter`.
         """
@@ -77,7 +90,7 @@ class Paginator:
                 raise RefusedParameter(
                     "cursor_and_native", f"send {settings.cursor_param!r} alone, without {settings.param!r}"
                 )
-            cursor = self.sealer.open(token, identity, self.route, pairs)
+            cursor = self.sealer.open(token, identity, path, pairs)
             replace[settings.cursor_param] = str(cursor.position)
         elif native is not None and (settings.native == "refuse" or native != settings.first_page):
             raise RefusedParameter(
@@ -90,7 +103,7 @@ class Paginator:
         replay_key = None
         if cursor is not None and token is not None and settings.replay_limit is not None:
             replay_key = "replay|" + hashlib.blake2b(token.encode(), digest_size=16).hexdigest()
-        request = PageRequest(identity=identity, client_query=pairs, cursor=cursor, replay_key=replay_key)
+        request = PageRequest(identity=identity, path=path, client_query=pairs, cursor=cursor, replay_key=replay_key)
         if not replace:
             return None, request
         rewritten = [
@@ -100,48 +113,70 @@ class Paginator:
         return rewritten, request
 
     def _capped_size(self, size: str) -> str:
-        if not _DIGITS.match(size) or int(size) < 1:
+        if not _DIGITS.fullmatch(size) or int(size) < 1:
             raise RefusedParameter("invalid_size", f"parameter {self.settings.size_param!r} must be a positive integer")
         maximum = self.settings.max_size
         return str(maximum) if maximum is not None and int(size) > maximum else size
 
     # -- responses ------------------------------------------------------------------
 
-    def issue(self, page: PageRequest, query: Pairs, position: Position) -> str:
-        return self.sealer.issue(page.identity, self.route, query, position, previous=page.cursor)
+    def issue(self, page: PageRequest, path: str, query: Pairs, position: Position) -> str:
+        try:
+            return self.sealer.issue(page.identity, path, query, position, previous=page.cursor)
+        except ValueError as exc:  # a position too long for a token (an app cursor of hundreds of bytes)
+            raise UnmaskableResponse("token-too-long", str(exc)) from exc
 
     def rewrite_link(self, value: Any, page: PageRequest, root_path: str) -> Any:
-        """A link value with its position sealed; the same object when it holds none."""
+        """A link value with its position sealed; the same object when it holds none.
+
+        ``None`` (JSON null) replaces a link whose position is ambiguous: sealing one of several
+        positions could hand out a cursor for any offset an app echoes from its input.
+        """
         kind = type(value)
         if kind is str:
             return self._rewrite_text(value, page, root_path)
         if kind is int or kind is RawNumber:
-            return self.issue(page, page.client_query, _position(value, self.settings.style))
+            return self.issue(page, page.path, page.client_query, _position(value, self.settings.style))
         if kind is dict and type(value.get("href")) is str:  # HAL and JSON:API style {"href": ...}
             href = self._rewrite_text(value["href"], page, root_path)
             return value if href is value["href"] else {**value, "href": href}
+        if kind is list:
+            rewritten = [self.rewrite_link(item, page, root_path) for item in value]
+            return value if all(new is old for new, old in zip(rewritten, value, strict=True)) else rewritten
         return value
 
-    def _rewrite_text(self, text: str, page: PageRequest, root_path: str) -> str:
+    def _rewrite_text(self, text: str, page: PageRequest, root_path: str) -> Any:
+        if not text:
+            return text
         if not _looks_like_url(text):
-            return self.issue(page, page.client_query, _position(text, self.settings.style)) if text else text
+            return self.issue(page, page.path, page.client_query, _position(text, self.settings.style))
         parts = urlsplit(text)
-        path = parts.path
-        if path:
-            if root_path and path.startswith(root_path):
-                path = path[len(root_path) :] or "/"
+        root = ""
+        if parts.path:
+            # Relative references resolve against the URL the client asked for. The host is not
+            # compared: behind a proxy the app may name itself differently, and a cursor only
+            # ever opens here anyway.
+            absolute = parts.path if parts.path.startswith("/") else urljoin(root_path + page.path, parts.path)
+            root = root_path if root_path and absolute.startswith(root_path) else ""
+            path = absolute[len(root) :] or "/"
             if not self._pattern.match(path):
                 return text  # another route's link: not ours to seal
+        else:
+            path = page.path  # "?offset=50": this route
         pairs = parse_query(parts.query)
-        settings = self.settings
-        position_names = {canonical_name(settings.param), canonical_name(settings.cursor_param)}
-        positions = [value for name, value in pairs if canonical_name(name) in position_names]
-        if not positions:
+        try:
+            found = guarded_values(pairs, self._positions)
+        except RefusedParameter:
+            return None  # two positions, or one spelled oddly: seal neither
+        if not found:
             return text  # no position in it (a first page): nothing to seal
-        others = [(name, value) for name, value in pairs if canonical_name(name) not in position_names]
-        token = self.issue(page, others, _position(positions[-1], settings.style))
-        query = encode_query([*others, (settings.cursor_param, token)])
-        return urlunsplit(parts._replace(query=query))
+        position = next(iter(found.values()))
+        others = [(name, value) for name, value in pairs if name not in found]
+        if self._reseal is not None:  # IDs opened for the app go back out sealed
+            path, others = self._reseal.path(path, page.identity), self._reseal.query(others, page.identity)
+        token = self.issue(page, path, others, _position(position, self.settings.style))
+        query = encode_query([*others, (self.settings.cursor_param, token)])
+        return urlunsplit(parts._replace(path=root + path if parts.path else "", query=query))
 
     def rewrite_header_link(self, link: Link, page: PageRequest, root_path: str) -> Link | None:
         rels = link.rels
@@ -149,7 +184,8 @@ class Paginator:
             return None
         if not rels & {"next", "prev", "previous", "first", "last"}:
             return link
-        return Link(self._rewrite_text(link.target, page, root_path), link.params)
+        target = self._rewrite_text(link.target, page, root_path)
+        return None if target is None else Link(target, link.params, link.rels)
 
 
 class PaginationStage:

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from starlette.routing import compile_path
-
+from shield.admission import route_pattern
 from shield.clock import Clock, system_clock
 from shield.problems import Problem
 from shield.quota_policy import QuotaRule, QuotaSettings
@@ -69,7 +68,7 @@ class QuotaGate:
         self._digests: dict[IdentityKey, str] = {}
         self._charges: dict[str, Charge] = {}  # by store key, which names the quota
         self._rules = tuple(
-            (rule, tuple((compile_path(route)[0], rule.group or route) for route in rule.routes)) for rule in rules
+            (rule, tuple((route_pattern(route), rule.group or route) for route in rule.routes)) for rule in rules
         )
 
     @classmethod

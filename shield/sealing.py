@@ -8,6 +8,7 @@ it, which is what stops ``/users/100001``, ``/users/100002``… See ``docs/pagin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from shield.pipeline import Exchange, Headers
 from shield.token_policy import SealRule, UnsealParam
 from shield.tokens.records import RawId, RecordSealer
 
-__all__ = ["RecordIdStage", "unseal_param"]
+__all__ = ["LinkResealer", "RecordIdStage", "unseal_param"]
 
 
 class RecordIdStage:
@@ -54,6 +55,46 @@ class RecordIdStage:
 
     def headers(self, headers: Headers, exchange: Exchange) -> Headers:
         return headers
+
+
+class LinkResealer:
+    """Seals a route's unsealed parameters again in the links its responses carry.
+
+    The app got ``/users/100001/orders?buyer=100002`` and writes its next link that way; the
+    client must get ``/users/<token>/orders?buyer=<token>`` back, or the raw IDs leak and the
+    link is refused when followed.
+    """
+
+    __slots__ = ("_path_params", "_pattern", "_query_params", "_sealer")
+
+    def __init__(self, sealer: RecordSealer, params: Sequence[UnsealParam], pattern: re.Pattern[str]) -> None:
+        self._sealer = sealer
+        self._pattern = pattern
+        names = set(pattern.groupindex)
+        self._path_params = sorted((p for p in params if p.param in names), key=lambda p: pattern.groupindex[p.param])
+        self._query_params = {p.param: p for p in params if p.param not in names}
+
+    def path(self, path: str, identity: str) -> str:
+        match = self._pattern.match(path) if self._path_params else None
+        if match is None:
+            return path
+        pieces: list[str] = []
+        end = 0
+        for param in self._path_params:
+            start, stop = match.span(param.param)
+            pieces += (path[end:start], self._seal(param, match.group(param.param), identity))
+            end = stop
+        return "".join([*pieces, path[end:]])
+
+    def query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]]:
+        if not self._query_params:
+            return pairs
+        params = self._query_params
+        return [(name, self._seal(params[name], value, identity) if name in params else value) for name, value in pairs]
+
+    def _seal(self, param: UnsealParam, raw: str, identity: str) -> str:
+        value: RawId = int(raw) if raw.isascii() and raw.isdigit() else raw
+        return self._sealer.seal(identity, param.kind, value)
 
 
 def unseal_param(sealer: RecordSealer, param: UnsealParam, identity: str, value: str) -> str:

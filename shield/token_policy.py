@@ -22,7 +22,11 @@ _DEFAULT_PARAM: dict[PageStyle, str] = {"offset": "offset", "page": "page", "aft
 # The native value that means "the first page": a client may send it without a cursor.
 _FIRST_PAGE: dict[PageStyle, str | None] = {"offset": "0", "page": "1", "after_id": None, "cursor": None}
 _PARAM_NAME = re.compile(r"^[A-Za-z0-9_.~-]+$")
-DEFAULT_LINK_FIELDS = ("next", "prev", "previous", "first", "last")
+# Anchored at the root: a record's own "next" or "last" (a surname) is not a link.
+DEFAULT_LINK_FIELDS = tuple(
+    f"$.{where}{name}" for where in ("", "links.", "paging.") for name in ("next", "prev", "previous", "first", "last")
+)
+DEFAULT_TOTAL_FIELDS = ("$.total", "$.count", "$.meta.total", "$.meta.count")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -60,7 +64,7 @@ class PaginationSettings:
     link_header: bool = True
     last: Literal["keep", "drop"] = "keep"
     totals: Literal["keep", "drop", "coarsen"] = "keep"
-    total_fields: tuple[str, ...] = ("total", "count")
+    total_fields: tuple[str, ...] = DEFAULT_TOTAL_FIELDS
     replay_limit: int | None = None
 
     @property
@@ -130,7 +134,7 @@ def read_pagination(table: Table) -> PaginationSettings:
     if size_param is not None and size_param.lower() in (param.lower(), cursor_param.lower()):
         raise PolicyError(table.key_path("size_param"), "must differ from param and cursor_param")
     links = table.strings("links") if table.has("links") else DEFAULT_LINK_FIELDS
-    total_fields = table.strings("total_fields") if table.has("total_fields") else ("total", "count")
+    total_fields = table.strings("total_fields") if table.has("total_fields") else DEFAULT_TOTAL_FIELDS
     for key, paths in (("links", links), ("total_fields", total_fields)):
         for index, path in enumerate(paths):
             try:

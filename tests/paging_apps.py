@@ -10,7 +10,7 @@ from typing import Any
 
 from clocks import FrozenClock
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from shield import Policy, ShieldMiddleware, Viewer
 from shield.clock import Clock
@@ -44,6 +44,14 @@ def paging_policy(**overrides: Any) -> dict[str, Any]:
                 "unseal": [{"param": "user_id", "kind": "user"}],
             },
             {"path": "/orders", "unseal": [{"param": "buyer", "kind": "user"}]},
+            {
+                "path": "/users/{user_id:int}/orders",
+                "methods": ["GET"],
+                "unseal": [{"param": "user_id", "kind": "user"}, {"param": "buyer", "kind": "user"}],
+                "pagination": {"style": "offset", "size_param": "limit"},
+            },
+            {"path": "/people", "pagination": {"style": "offset", "totals": "coarsen", "last": "drop"}},
+            {"path": "/export", "pagination": {"style": "offset"}},
         ],
         **overrides,
     }
@@ -99,6 +107,33 @@ def build_paging_app() -> FastAPI:
     def user(request: Request, user_id: int) -> dict[str, Any]:
         record(request)
         return {"id": user_id, "name": f"user {user_id}"}
+
+    @app.get("/users/{user_id}/orders")
+    def user_orders(request: Request, user_id: int, offset: int = 0, limit: int = 10) -> dict[str, Any]:
+        record(request)
+        buyer = request.query_params.get("buyer", "")
+        following = f"/users/{user_id}/orders?offset={offset + limit}&limit={limit}" + (
+            f"&buyer={buyer}" if buyer else ""
+        )
+        return {"orders": [{"n": n} for n in range(offset, offset + limit)], "next": following}
+
+    @app.get("/people")
+    def people(request: Request, offset: int = 0) -> dict[str, Any]:
+        record(request)
+        person = {"first": "Ada", "last": "Lovelace", "count": 48213, "next": "Charles"}
+        return {
+            "items": [person],
+            "total": 48213,
+            "next": f"people?offset={offset + 1}",  # relative to the request's path
+            "links": {"next": [f"/people?offset={offset + 1}"], "last": "/people?offset=48212"},
+        }
+
+    @app.get("/export")
+    def export(request: Request, offset: int = 0) -> Response:
+        record(request)
+        link = f'</export?offset={offset + 10}>; rel="next"'
+        headers = {"link": link, "cache-control": "public, max-age=60"}
+        return Response("a,b\n1,2\n", media_type="text/csv", headers=headers)
 
     @app.get("/orders")
     def orders(request: Request, buyer: int) -> dict[str, Any]:

@@ -375,3 +375,87 @@ async def test_a_cursor_is_used_at_most_replay_limit_times(limit: int) -> None:
         fresh = (await client.get("/items?limit=10", headers=ALICE)).json()["next"]
         assert (await client.get(fresh, headers=ALICE)).status_code == 200  # a new walk starts afresh
     assert len(app.state.seen) == limit + 3
+
+
+# --- review findings --------------------------------------------------------------------------
+
+
+async def test_a_link_with_two_positions_is_never_sealed() -> None:
+    """An app that echoes ``sort`` unescaped writes ``…&sort=id&offset=200`` into its own link."""
+    shielded, _app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        response = await client.get("/items?limit=10&sort=id%26offset%3D200", headers=ALICE)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["next"] is None
+    assert body["last"] is None
+    assert "link" not in response.headers or "offset" not in response.headers["link"]
+    assert "200" not in response.headers.get("link", "")
+
+
+async def test_head_cannot_slip_past_a_get_route() -> None:
+    shielded, app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        sealed = (await client.get("/users", headers=ALICE)).json()["users"][0]["id"]
+        raw_id = await client.head("/users/100002/orders", headers=ALICE)
+        native = await client.head(f"/users/{sealed}/orders?offset=50", headers=ALICE)
+    assert raw_id.status_code == 400  # a HEAD must not tell which raw IDs exist
+    assert native.status_code == 400
+    assert native.headers["content-type"] == "application/problem+json"
+    assert all("/orders" not in path for path, _ in app.state.seen)
+
+
+async def test_links_of_a_route_with_sealed_parameters_are_sealed_again() -> None:
+    shielded, app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        users = (await client.get("/users", headers=ALICE)).json()["users"]
+        me, other = users[0]["id"], users[1]["id"]
+        first = (await client.get(f"/users/{me}/orders?limit=5&buyer={other}", headers=ALICE)).json()
+        assert "100001" not in first["next"]
+        assert "100002" not in first["next"]
+        assert first["next"].startswith(f"/users/{me}/orders?")
+        second = await client.get(first["next"], headers=ALICE)
+        assert second.status_code == 200
+        assert second.json()["orders"][0] == {"n": 5}
+        assert app.state.seen[-1] == ("/users/100001/orders", [("limit", "5"), ("buyer", "100002"), ("offset", "5")])
+        # The cursor opens on its own path only.
+        elsewhere = first["next"].replace(f"/users/{me}/", f"/users/{other}/")
+        refused(await client.get(elsewhere, headers=ALICE), 400, "token-invalid")
+
+
+@pytest.mark.parametrize("path", ["/items/?offset=50", "/users/100002/", "/feed/?after_id=3"])
+async def test_trailing_slashes_do_not_dodge_the_route(path: str) -> None:
+    shielded, app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        response = await client.get(path, headers=ALICE)
+    assert response.status_code == 400
+    assert app.state.seen == []
+
+
+async def test_default_links_and_totals_are_anchored_at_the_root() -> None:
+    shielded, _ = shielded_paging_app()
+    async with client_for(shielded) as client:
+        body = (await client.get("/people", headers=ALICE)).json()
+    assert body["items"] == [{"first": "Ada", "last": "Lovelace", "count": 48213, "next": "Charles"}]
+    assert body["total"] == 40000
+    assert body["next"].startswith("/people?cursor=")  # the relative link, resolved and sealed
+    assert body["links"]["next"][0].startswith("/people?cursor=")  # a list of links
+    assert "last" not in body["links"]
+
+
+async def test_link_headers_of_other_content_types_are_sealed_and_private() -> None:
+    shielded, _ = shielded_paging_app()
+    async with client_for(shielded) as client:
+        response = await client.get("/export", headers=ALICE)
+    assert response.text == "a,b\n1,2\n"
+    assert "offset" not in response.headers["link"]
+    assert "cursor=" in response.headers["link"]
+    assert "public" not in response.headers["cache-control"]
+    assert "private" in response.headers["cache-control"]
+
+
+async def test_a_page_size_with_a_trailing_newline_is_refused() -> None:
+    shielded, app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        refused(await client.get("/items?limit=50%0A", headers=ALICE), 400, "parameter-refused")
+    assert app.state.seen == []

@@ -2,14 +2,16 @@
 
 A cursor carries the position the app understands (an offset, a page number, an after-id or
 the app's own cursor string) and is bound to the caller (a keyed digest of the identity, never
-the identity), the route template and a digest of the other query parameters, so a cursor
-harvested by one client, or replayed with other filters, opens nowhere else. It also carries a
+the identity), the route (shield binds the request path as the client sent it: a cursor of
+``/shops/1/items`` does not open on ``/shops/2/items``) and a digest of the other query
+parameters, so a cursor harvested by one client, or replayed with other filters, opens nowhere
+else. It also carries a
 chain: the time of the first page and the number of pages walked since, so a crawl cannot keep
 itself alive by refreshing, nor walk forever.
 
 Payload, CBOR with one-letter keys (a typical signed or encrypted cursor is ~110 characters)::
 
-    i  identity digest, 8 bytes      r  route digest, 4 bytes     q  query digest, 6 bytes
+    i  identity digest, 8 bytes      r  route digest, 6 bytes     q  query digest, 6 bytes
     p  position (int or str)         t  issued at (Unix seconds)
     x  expires_at - t                c  t - chain_start           d  depth (first cursor: 1)
     n  4 random bytes (only with ``unique``)
@@ -39,7 +41,7 @@ Position: TypeAlias = int | str
 QueryParams: TypeAlias = Mapping[str, str] | Sequence[tuple[str, str]]
 
 IDENTITY_BYTES = 8  # 2**64: collisions between two callers' digests are not a practical attack
-ROUTE_BYTES = 4  # the app's route templates are few and public; this only tells them apart
+ROUTE_BYTES = 6  # like the query: a forged match across paths needs a second preimage, 2**48 online tries
 NONCE_BYTES = 4  # with ``unique``: two walks in the same second never share a cursor (or its replay count)
 QUERY_BYTES = 6  # a forged match needs a second preimage under an unknown key: 2**48 online tries
 _PERSON_IDENTITY = b"shield identity"
