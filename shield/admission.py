@@ -34,12 +34,21 @@ def route_path(scope: Scope) -> str:
     return path
 
 
-def route_pattern(template: str, sealed: frozenset[str] = frozenset()) -> re.Pattern[str]:
+def route_pattern(template: str, sealed: frozenset[str] = frozenset(), *, every_param: bool = False) -> re.Pattern[str]:
     """The template's regex, with or without a trailing slash (routers redirect or accept both).
 
-    A sealed parameter matches any segment: a token is not an int.
+    A sealed parameter matches any segment: a token is not an int. Quotas loosen ``every_param``:
+    they are decided before sealed IDs are opened, and counting a request the app will refuse
+    errs on the safe side.
     """
-    loosened = _PARAM.sub(lambda m: "{" + m.group(1) + "}" if m.group(1) in sealed else m.group(0), template)
+
+    def loosen(match: re.Match[str]) -> str:
+        convertor = match.group(2) or ""
+        if (every_param or match.group(1) in sealed) and convertor != ":path":
+            return "{" + match.group(1) + "}"
+        return match.group(0)
+
+    loosened = _PARAM.sub(loosen, template)
     pattern = compile_path(loosened)[0].pattern
     if template != "/" and pattern.endswith("$"):
         pattern = pattern[:-1].removesuffix("/") + "/?$"

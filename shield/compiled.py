@@ -30,6 +30,7 @@ class RoutePlan:
     pipeline: ResponsePipeline | None
     text_bodies: bool
     admission: RouteAdmission | None = None
+    label: str = "*"  # the route template in metrics and events ("*": no [[route]] matched)
 
 
 class CompiledPolicy:
@@ -85,7 +86,7 @@ class CompiledPolicy:
         admission = None
         if paginator is not None or route.unseal:
             admission = RouteAdmission(pattern, paginator, route.unseal, self.record_sealer)
-        plan = RoutePlan(self._pipeline(route, paginator), self.policy.masking.text_bodies, admission)
+        plan = RoutePlan(self._pipeline(route, paginator), self.policy.masking.text_bodies, admission, route.path)
         return pattern, route.methods, plan
 
     def _pipeline(self, route: RoutePolicy | None, paginator: Paginator | None = None) -> ResponsePipeline | None:

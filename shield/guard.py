@@ -19,6 +19,7 @@ from shield import jsoncodec
 from shield.encodings import BodyCodec, codec_for
 from shield.errors import UnmaskableResponse
 from shield.media import BodyKind, charset_of, classify
+from shield.monitor import Refusal
 from shield.pipeline import Exchange, ResponsePipeline
 from shield.problems import Problem, send_problem
 
@@ -228,6 +229,7 @@ class ResponseGuard:
                 logger.exception("shield could not charge a response's records; it was refused")
                 raise UnmaskableResponse("internal-error", "the response's records could not be counted") from exc
             if verdict.problem is not None:  # the records do not fit: none of them is sent
+                self._exchange.refusal = verdict.refusal
                 self._mode = _Mode.DISCARD
                 await send_problem(self._send, verdict.problem, self._problem_base, verdict.headers)
                 return
@@ -401,6 +403,7 @@ class ResponseGuard:
 
     async def _abort_stream(self, exc: UnmaskableResponse) -> None:
         """The stream has started, so a 502 is impossible: end it with a problem record."""
+        self._exchange.refusal = Refusal("failed_closed", exc.reason, 502)
         problem = not_maskable(exc.reason, exc.detail).body(self._problem_base)
         record = (
             b"event: shield-error\ndata: " + problem + b"\n\n" if self._kind is BodyKind.EVENTS else problem + b"\n"
@@ -414,6 +417,7 @@ class ResponseGuard:
 
     async def _fail(self, exc: UnmaskableResponse) -> None:
         """Nothing of the app's response is sent: only a 502 problem document."""
+        self._exchange.refusal = Refusal("failed_closed", exc.reason, 502)
         self._mode = _Mode.DISCARD
         self._chunks = []
         await send_problem(self._send, not_maskable(exc.reason, exc.detail), self._problem_base)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shield.admission import RouteAdmission, route_path
 from shield.clock import Clock, system_clock
-from shield.compiled import CompiledPolicy
-from shield.errors import ReplayedCursor, RequestRefused
+from shield.compiled import CompiledPolicy, RoutePlan
+from shield.errors import ReplayedCursor, RequestRefused, TokenError
 from shield.guard import ResponseGuard
 from shield.identity import ViewerResolver, viewer_from_scope
+from shield.metrics import ShieldMetrics
+from shield.monitor import Monitor, Refusal
 from shield.pagination import PageRequest
 from shield.pipeline import Exchange, ResponsePipeline
 from shield.policy import Policy
 from shield.problems import Problem, send_problem
-from shield.quota_gate import QuotaGate, Verdict
+from shield.pseudonyms import IdentityHasher
+from shield.quota_gate import ActiveQuota, QuotaGate, Verdict
 from shield.quotas import QuotaStore
 from shield.requester import Requester, UserResolver, resolve_requester
 
@@ -33,8 +38,10 @@ class ShieldMiddleware:
 
     ``viewer`` overrides how the caller is identified for owner/role unmasking and as the
     ``user`` identity source (by default Starlette's ``scope["user"]`` and ``scope["auth"]``).
-    ``clock`` is for tests: token lifetimes and key epochs follow it. Lifespan and websocket
-    scopes pass through untouched.
+    ``quota_store`` replaces the store ``[quotas]`` names; ``metrics`` counts decisions (see
+    :mod:`shield.metrics`); every refusal is also a security event on the ``shield.events``
+    logger. ``clock`` is for tests: token lifetimes, key epochs and the memory store follow it.
+    Lifespan and websocket scopes pass through untouched.
     """
 
     def __init__(
@@ -44,6 +51,7 @@ class ShieldMiddleware:
         *,
         viewer: ViewerResolver | None = None,
         quota_store: QuotaStore | None = None,
+        metrics: ShieldMetrics | None = None,
         clock: Clock = system_clock,
     ) -> None:
         if not isinstance(policy, Policy):
@@ -54,8 +62,14 @@ class ShieldMiddleware:
         self._viewer = viewer or (viewer_from_scope if policy.identity.user_from_scope else _anonymous)
         self._sources = policy.identity.sources(user=_user_of(viewer) if viewer else None)
         replays = any(route.pagination and route.pagination.replay_limit for route in policy.routes)
-        self._quotas = QuotaGate.from_policy(policy, quota_store, clock) if policy.quota or replays else None
+        # Without secrets.hash_key (allowed with the memory store only) identities are hashed with
+        # a key made for this process.
+        self._hasher = IdentityHasher(policy.hash_key.value if policy.hash_key is not None else None)
+        self._quotas = (
+            QuotaGate.from_policy(policy, self._hasher, quota_store, clock) if policy.quota or replays else None
+        )
         self._clock = clock
+        self._monitor = Monitor(self._hasher, metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,18 +77,38 @@ class ShieldMiddleware:
             return
         plan = self._compiled.plan_for(scope)
         gate = self._quotas
-        quotas = gate.applicable(route_path(scope), scope.get("method", "GET")) if gate is not None else ()
+        method: str = scope.get("method", "GET")
+        quotas = gate.applicable(route_path(scope), method) if gate is not None else ()
         requester = None
         if quotas or plan.admission is not None or (plan.pipeline is not None and plan.pipeline.viewer_dependent):
             requester = resolve_requester(scope, self._sources)
         exchange = Exchange(scope=scope, resolver=self._viewer, identity=_binding(requester))
+        if self._monitor.metrics is not None:
+            exchange.masked = Counter()
+        refusal = await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+        if refusal is not None and requester is None:  # events name who was refused (by pseudonym)
+            requester = resolve_requester(scope, self._sources)
+        self._monitor.finished(plan.label, method, requester, refusal, exchange.masked)
+
+    async def _serve(  # noqa: PLR0917  # one request's parts, passed once
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        plan: RoutePlan,
+        quotas: tuple[ActiveQuota, ...],
+        requester: Requester | None,
+        exchange: Exchange,
+    ) -> Refusal | None:
+        """Quotas, then tokens, then the app behind the response guard; a refusal answered here."""
         if quotas:
+            gate = self._quotas
             assert gate is not None  # quotas come from the gate
-            assert requester is not None  # resolved above whenever quotas apply
+            assert requester is not None  # resolved whenever quotas apply
             verdict = await gate.admit(quotas, requester)
             if verdict.problem is not None:
                 await send_problem(send, verdict.problem, self.policy.problem_base, verdict.headers)
-                return
+                return verdict.refusal
             exchange.headers = verdict.headers
             exchange.tally = gate.tally_for(quotas)
             if exchange.tally is not None:
@@ -88,15 +122,16 @@ class ShieldMiddleware:
             try:
                 scope, exchange.page = plan.admission.admit(scope, exchange.identity)
                 await self._count_replay(plan.admission, exchange.page)
-            except RequestRefused as refusal:
-                await send_problem(send, _problem(refusal), self.policy.problem_base, exchange.headers)
-                return
+            except RequestRefused as refused:
+                await send_problem(send, _problem(refused), self.policy.problem_base, exchange.headers)
+                kind = "token" if isinstance(refused, TokenError) else "parameter"
+                return Refusal(kind, refused.reason, refused.status)
         pipeline = plan.pipeline
         if pipeline is None and (exchange.tally is not None or exchange.headers):
             pipeline = _NO_STAGES  # records to count or headers to add: the guard still runs
         if pipeline is None:
             await self.app(scope, receive, send)
-            return
+            return None
         exchange.scope = scope = _inspectable(scope)
         guard = ResponseGuard(
             send,
@@ -107,6 +142,7 @@ class ShieldMiddleware:
             problem_base=self.policy.problem_base,
         )
         await self.app(scope, receive, guard)
+        return None
 
     async def _count_replay(self, admission: RouteAdmission, page: PageRequest | None) -> None:
         """A cursor may be used ``replay_limit`` times (counted in the quota store), then no more."""

@@ -7,6 +7,7 @@ record counting for quotas) plug in by implementing :class:`ResponseStage`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +21,7 @@ from shield.masking.text import mask_text
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from shield.monitor import Refusal
     from shield.pagination import PageRequest
     from shield.quota_gate import Verdict
     from shield.records import RecordTally
@@ -44,6 +46,8 @@ class Exchange:
     identity: str = ""
     page: PageRequest | None = None
     tally: RecordTally | None = None
+    masked: Counter[str] | None = None  # values masked, by kind: counted when metrics are on
+    refusal: Refusal | None = None  # set when the response was refused after the app ran
     settle: Callable[[], Awaitable[Verdict]] | None = None
     headers: Headers = field(default_factory=list)
     status: int = 200
@@ -93,15 +97,16 @@ class MaskingStage:
 
     def document(self, document: Any, exchange: Exchange) -> tuple[Any, int]:
         if not self.viewer_dependent:
-            return self._masker.mask(document)
+            return self._masker.mask(document, tally=exchange.masked)
         viewer = exchange.viewer
         reveal = not self._unmask_roles.isdisjoint(viewer.roles)
-        return self._masker.mask(document, viewer_id=viewer.id if self._owner_aware else None, reveal=reveal)
+        viewer_id = viewer.id if self._owner_aware else None
+        return self._masker.mask(document, viewer_id=viewer_id, reveal=reveal, tally=exchange.masked)
 
     def text(self, text: str, exchange: Exchange) -> str:
         if self._unmask_roles and not self._unmask_roles.isdisjoint(exchange.viewer.roles):
             return text
-        return mask_text(text)
+        return mask_text(text, exchange.masked)
 
     def headers(self, headers: Headers, exchange: Exchange) -> Headers:
         return headers

@@ -7,6 +7,7 @@ compiled form on the hot path.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tomllib
 import warnings
@@ -112,6 +113,9 @@ class Policy:
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     quota: tuple[QuotaRule, ...] = ()
     demo: bool = False
+    #: A copy of the data :meth:`from_dict` validated (None when built directly): framework plugins
+    #: add route-level settings to it and load it again, so those are validated exactly like a file.
+    source: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
@@ -186,6 +190,7 @@ class Policy:
             quotas=quota_settings,
             quota=quota_rules,
             demo=demo,
+            source=copy.deepcopy(dict(data)),
         )
 
     @classmethod

@@ -8,10 +8,8 @@ and if they do not fit the client gets a 429 instead of the records. See ``docs/
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from shield.admission import route_pattern
 from shield.clock import Clock, system_clock
+from shield.monitor import Refusal
 from shield.problems import Problem
+from shield.pseudonyms import IdentityHasher
 from shield.quota_policy import QuotaRule, QuotaSettings
 from shield.quotas import Charge, Counter, Decision, MemoryStore, QuotaStore, RedisStore, ResilientStore
 from shield.records import RecordTally, TallySpec
@@ -33,8 +33,7 @@ __all__ = ["ActiveQuota", "QuotaGate", "Verdict"]
 logger = logging.getLogger("shield.quotas")
 Headers = list[tuple[bytes, bytes]]
 _ANONYMOUS = IdentityKey("anonymous", "")
-_DIGEST_BYTES = 12
-_DIGEST_CACHE = 8192
+_CHARGE_CACHE = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +50,7 @@ class Verdict:
 
     problem: Problem | None
     headers: Headers
+    refusal: Refusal | None = None
 
 
 _ALLOWED = Verdict(None, [])
@@ -59,30 +59,26 @@ _ALLOWED = Verdict(None, [])
 class QuotaGate:
     """The policy's quotas compiled once; the store decides, atomically, per request."""
 
-    __slots__ = ("_charges", "_digests", "_hash_key", "_rules", "settings", "store")
+    __slots__ = ("_charges", "_hasher", "_rules", "settings", "store")
 
-    def __init__(self, rules: Sequence[QuotaRule], settings: QuotaSettings, store: QuotaStore, hash_key: bytes) -> None:
+    def __init__(
+        self, rules: Sequence[QuotaRule], settings: QuotaSettings, store: QuotaStore, hasher: IdentityHasher
+    ) -> None:
         self.settings = settings
         self.store = store
-        self._hash_key = hash_key[:64]
-        self._digests: dict[IdentityKey, str] = {}
+        self._hasher = hasher
         self._charges: dict[str, Charge] = {}  # by store key, which names the quota
         self._rules = tuple(
-            (rule, tuple((route_pattern(route), rule.group or route) for route in rule.routes)) for rule in rules
+            (rule, tuple((route_pattern(route, every_param=True), rule.group or route) for route in rule.routes))
+            for rule in rules
         )
 
     @classmethod
-    def from_policy(cls, policy: Policy, store: QuotaStore | None = None, clock: Clock = system_clock) -> QuotaGate:
-        """The gate for ``policy``'s quotas, on ``store`` or the one ``[quotas]`` names.
-
-        Without ``secrets.hash_key`` (allowed with the memory store only) identity keys are
-        hashed with a key made for this process.
-        """
-        settings = policy.quotas
-        if store is None:
-            store = _store(settings, clock)
-        hash_key = policy.hash_key.value if policy.hash_key is not None else os.urandom(32)
-        return cls(policy.quota, settings, store, hash_key)
+    def from_policy(
+        cls, policy: Policy, hasher: IdentityHasher, store: QuotaStore | None = None, clock: Clock = system_clock
+    ) -> QuotaGate:
+        """The gate for ``policy``'s quotas, on ``store`` or the one ``[quotas]`` names."""
+        return cls(policy.quota, policy.quotas, store or _store(policy.quotas, clock), hasher)
 
     async def use(self, key: str, limit: int, ttl: float) -> bool:
         """Count one use of ``key`` (a cursor); False once it was used ``limit`` times within ``ttl``.
@@ -143,38 +139,22 @@ class QuotaGate:
         """One store key per identity key the quota counts; the shared anonymous one if none."""
         rule = quota.rule
         keys = [key for key in requester.keys if key.source in rule.per] or [_ANONYMOUS]
-        return [f"{rule.name}|{quota.scope}|{self._digest(key)}" for key in keys]
+        return [f"{rule.name}|{quota.scope}|{self._hasher(key)}" for key in keys]
 
     def _unit_charge(self, rule: QuotaRule, key: str) -> Charge:
         """The before-the-app charge of one key: always the same object (cached, bounded)."""
         charge = self._charges.get(key)
         if charge is None:
             charge = Charge(key, rule.spec, 1, enforce=not rule.shadow, peek=rule.kind == "records")
-            if len(self._charges) >= _DIGEST_CACHE:
+            if len(self._charges) >= _CHARGE_CACHE:
                 self._charges.clear()
             self._charges[key] = charge
         return charge
 
-    def _digest(self, key: IdentityKey) -> str:
-        """``source|keyed hash``: stores and logs never hold an API key, a session or an address.
-
-        Cached (bounded): one caller's keys recur on every request and in both decisions.
-        """
-        digests = self._digests
-        found = digests.get(key)
-        if found is None:
-            raw = key.value.encode("utf-8", "surrogatepass")
-            mac = hashlib.blake2b(raw, digest_size=_DIGEST_BYTES, key=self._hash_key, person=b"shield quota")
-            found = f"{key.source}|{mac.hexdigest()}"
-            if len(digests) >= _DIGEST_CACHE:
-                digests.clear()
-            digests[key] = found
-        return found
-
     async def _decide(self, charged: list[tuple[ActiveQuota, Charge]], requester: Requester, *, final: bool) -> Verdict:
         settings = self.settings
         primary = requester.primary or _ANONYMOUS
-        penalty_key = f"penalty|{self._digest(primary)}" if settings.penalty else None
+        penalty_key = f"penalty|{self._hasher(primary)}" if settings.penalty else None
         charges = [charge for _, charge in charged]
         decision = await self.store.decide(charges, penalty=settings.penalty, penalty_key=penalty_key)
         if decision.degraded and any(q.rule.outage == "closed" and c.enforce for q, c in charged):
@@ -185,7 +165,7 @@ class QuotaGate:
                 status=503,
                 detail=f"the quota store is unavailable; retry after {retry} seconds",
             )
-            return Verdict(problem, [(b"retry-after", str(retry).encode())])
+            return Verdict(problem, [(b"retry-after", str(retry).encode())], Refusal("store_unavailable", "store", 503))
         outcomes = zip(charged, decision.outcomes, strict=True)
         shadowed = {quota.rule.name for (quota, charge), outcome in outcomes if not (charge.enforce or outcome.allowed)}
         for name in sorted(shadowed):  # once per quota, however many keys it counts
@@ -201,7 +181,7 @@ class QuotaGate:
                 status=429,
                 detail=f"too many refused requests; retry after {retry} seconds",
             )
-            return Verdict(problem, [(b"retry-after", str(retry).encode())])
+            return Verdict(problem, [(b"retry-after", str(retry).encode())], Refusal("blocked", "penalty", 429))
         headers_mode = self.settings.headers
         if decision.allowed:
             return Verdict(None, self._headers(charged, decision) if headers_mode == "always" else [])
@@ -219,7 +199,7 @@ class QuotaGate:
             detail=f"quota {quota.rule.name!r} exceeded; retry after {retry} seconds",
             extensions={"quota": quota.rule.name},
         )
-        return Verdict(problem, headers)
+        return Verdict(problem, headers, Refusal("quota", quota.rule.name, 429))
 
     def _headers(self, charged: list[tuple[ActiveQuota, Charge]], decision: Decision) -> Headers:
         """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers-11)."""

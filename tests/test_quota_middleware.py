@@ -319,3 +319,21 @@ async def test_store_outage_fails_closed_or_uses_the_local_fallback(outage: str)
         assert app.state.calls == 0
     else:
         assert statuses == [200, 200, 429]  # the bounded local limiter still holds the line
+
+
+async def test_quotas_count_requests_that_name_a_sealed_id(setup: Setup) -> None:
+    """``/users/{user_id:int}`` must match ``/users/<token>``: quotas run before IDs are opened."""
+    policy = {
+        "tokens": {"secrets": ["a token secret of at least thirty-two bytes, for tests"]},
+        "route": [
+            {"path": "/users", "seal": [{"field": "items[*].id", "kind": "user"}]},
+            {"path": "/users/{user_id:int}", "unseal": [{"param": "user_id", "kind": "user"}]},
+        ],
+    }
+    quota = {"name": "profiles", "limit": 2, "window": 60, "routes": ["/users/{user_id:int}"], "per": ["api_key"]}
+    client, _ = setup.client([quota], **policy)
+    async with client:
+        sealed = [user["id"] for user in (await client.get("/users?limit=3", headers=KEY_A)).json()["items"]]
+        assert (await client.get(f"/users/{sealed[0]}", headers=KEY_A)).status_code == 200
+        assert (await client.get(f"/users/{sealed[1]}", headers=KEY_A)).status_code == 200
+        limited(await client.get(f"/users/{sealed[2]}", headers=KEY_A), "profiles")

@@ -8,6 +8,7 @@ byte-identical.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ class DocumentMasker:
     masked), computed once and cached (bounded) since the same keys recur in every record.
     """
 
-    __slots__ = ("_entries", "_free_text", "_integers", "_maskers", "_matcher", "_owner_field")
+    __slots__ = ("_entries", "_free_text", "_integers", "_kinds", "_maskers", "_matcher", "_owner_field")
 
     def __init__(
         self,
@@ -51,19 +52,23 @@ class DocumentMasker:
         for _, kind in rules:
             if kind not in self._maskers:
                 raise ValueError(f"masker {kind!r} is unknown or needs a key that was not given")
+        self._kinds = {masker: kind for kind, masker in self._maskers.items()}  # for metrics
         self._free_text = free_text
         self._integers = integers
         self._owner_field = owner_field
         self._entries: list[dict[str, _Entry]] = []
 
-    def mask(self, document: Any, *, viewer_id: str | None = None, reveal: bool = False) -> tuple[Any, int]:
+    def mask(
+        self, document: Any, *, viewer_id: str | None = None, reveal: bool = False, tally: Counter[str] | None = None
+    ) -> tuple[Any, int]:
         """Mask ``document`` in place; return it (a bare scalar may be replaced) and the change count.
 
         ``viewer_id`` unmasks the direct fields of records whose owner field equals it;
-        ``reveal`` (a privileged role) leaves values in clear but still drops fields.
+        ``reveal`` (a privileged role) leaves values in clear but still drops fields. ``tally``
+        counts the values masked, by kind (for metrics).
         """
         if type(document) is dict or type(document) is list:
-            batch = _Batch()
+            batch = _Batch(tally)
             walk = self._dict if type(document) is dict else self._list
             changes = walk(document, self._matcher.start, viewer_id, reveal, batch)  # type: ignore[arg-type]
             return document, changes + batch.apply()
@@ -97,6 +102,8 @@ class DocumentMasker:
                 if masked is not value:
                     node[index] = masked
                     changes += 1
+                    if batch.tally is not None:
+                        batch.tally["phone"] += 1  # a non-string scalar is masked only as a phone
         return changes
 
     def _dict(self, node: dict[str, Any], state: int, viewer_id: str | None, reveal: bool, batch: _Batch) -> int:  # noqa: PLR0912  # one flat loop is the hot path: splitting it costs a call per value
@@ -127,6 +134,8 @@ class DocumentMasker:
                 if masked is not value:
                     node[key] = masked
                     changes += 1
+                    if batch.tally is not None:
+                        batch.tally[self._kinds.get(masker, "rule")] += 1
             elif masker is not None and kind is not dict and kind is not list:
                 pass  # the owner's own ruled value, in clear; nested records are judged below
             elif kind is str:
@@ -142,9 +151,13 @@ class DocumentMasker:
                 if masked_number is not None:
                     node[key] = masked_number
                     changes += 1
+                    if batch.tally is not None:
+                        batch.tally["phone"] += 1
         if dropped:
             for key in dropped:
                 del node[key]
+            if batch.tally is not None:
+                batch.tally["drop"] += len(dropped)
             changes += len(dropped)
         if renamed:  # after the texts are masked: their slots name the old keys
             batch.renames.append((node, renamed))
@@ -193,15 +206,16 @@ def _drop(value: str) -> str:  # pragma: no cover - a marker: dropped fields are
 class _Batch:
     """Strings found by one walk, masked together in one pass (see ``mask_texts``)."""
 
-    __slots__ = ("renames", "slots", "texts")
+    __slots__ = ("renames", "slots", "tally", "texts")
 
-    def __init__(self) -> None:
+    def __init__(self, tally: Counter[str] | None = None) -> None:
         self.slots: list[tuple[Any, Any]] = []  # (container, key or index) of each text
         self.texts: list[str] = []
         self.renames: list[tuple[dict[str, Any], dict[str, str]]] = []
+        self.tally = tally
 
     def apply(self) -> int:
-        changed = mask_texts(self.texts)
+        changed = mask_texts(self.texts, self.tally)
         slots = self.slots
         for index, masked in changed.items():
             container, where = slots[index]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Mapping
 from itertools import accumulate
 from typing import Final
@@ -24,10 +25,11 @@ _MASKER_FOR: Final[Mapping[Kind, Masker]] = {
 }
 
 
-def mask_text(text: str) -> str:
+def mask_text(text: str, tally: Counter[str] | None = None) -> str:
     """``text`` with every phone, email, Chinese ID and card number in it masked.
 
-    Returns ``text`` itself when there was nothing to mask.
+    Returns ``text`` itself when there was nothing to mask. ``tally`` counts what was masked,
+    by kind (for metrics).
 
     >>> mask_text("请联系13800138000谢谢")
     '请联系138****8000谢谢'
@@ -41,11 +43,13 @@ def mask_text(text: str) -> str:
         parts.append(text[pos:start])
         parts.append(_MASKER_FOR[kind](text[start:end]))
         pos = end
+        if tally is not None:
+            tally[kind] += 1
     parts.append(text[pos:])
     return "".join(parts)
 
 
-def mask_texts(texts: list[str]) -> dict[int, str]:
+def mask_texts(texts: list[str], tally: Counter[str] | None = None) -> dict[int, str]:
     """Mask many strings at once; returns only the changed ones, by index into ``texts``.
 
     One regex pass over all the strings joined by newlines (no pattern crosses one) picks the
@@ -64,7 +68,7 @@ def mask_texts(texts: list[str]) -> dict[int, str]:
     offsets = list(accumulate(len(t) + 1 for t in texts))  # where each text ends, plus its newline
     changed: dict[int, str] = {}
     for i in sorted({bisect_right(offsets, pos) for pos in suspects}):
-        masked = mask_text(texts[i])
+        masked = mask_text(texts[i], tally)
         if masked is not texts[i]:
             changed[i] = masked
     return changed
