@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -9,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shield.admission import RouteAdmission, route_path
 from shield.clock import Clock, system_clock
 from shield.compiled import CompiledPolicy, RoutePlan
+from shield.detector import Detector, Signals
 from shield.errors import ReplayedCursor, RequestRefused, TokenError
 from shield.guard import ResponseGuard
 from shield.identity import ViewerResolver, viewer_from_scope
@@ -19,7 +21,7 @@ from shield.pipeline import Exchange, ResponsePipeline
 from shield.policy import Policy
 from shield.problems import Problem, send_problem
 from shield.pseudonyms import IdentityHasher
-from shield.quota_gate import ActiveQuota, QuotaGate, Verdict
+from shield.quota_gate import ActiveQuota, QuotaGate, Verdict, build_store
 from shield.quotas import QuotaStore
 from shield.requester import Requester, UserResolver, resolve_requester
 
@@ -65,9 +67,11 @@ class ShieldMiddleware:
         # Without secrets.hash_key (allowed with the memory store only) identities are hashed with
         # a key made for this process.
         self._hasher = IdentityHasher(policy.hash_key.value if policy.hash_key is not None else None)
-        self._quotas = (
-            QuotaGate.from_policy(policy, self._hasher, quota_store, clock) if policy.quota or replays else None
-        )
+        store = None
+        if policy.quota or replays or policy.detector.enabled:
+            store = quota_store or build_store(policy.quotas, clock)
+        self._quotas = QuotaGate.from_policy(policy, self._hasher, store, clock) if store is not None else None
+        self._detector = Detector(policy.detector, store) if store is not None and policy.detector.enabled else None
         self._clock = clock
         self._monitor = Monitor(self._hasher, metrics)
 
@@ -82,13 +86,52 @@ class ShieldMiddleware:
         requester = None
         if quotas or plan.admission is not None or (plan.pipeline is not None and plan.pipeline.viewer_dependent):
             requester = resolve_requester(scope, self._sources)
+        detector = self._detector
+        if detector is not None and requester is None:
+            requester = resolve_requester(scope, self._sources)
         exchange = Exchange(scope=scope, resolver=self._viewer, identity=_binding(requester))
         if self._monitor.metrics is not None:
             exchange.masked = Counter()
-        refusal = await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+        if detector is None:
+            refusal = await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+        else:
+            refusal = await self._watched(detector, scope, receive, send, plan, quotas, requester, exchange)
         if refusal is not None and requester is None:  # events name who was refused (by pseudonym)
             requester = resolve_requester(scope, self._sources)
         self._monitor.finished(plan.label, method, requester, refusal, exchange.masked)
+
+    async def _watched(  # noqa: PLR0917  # one request's parts, passed once
+        self,
+        detector: Detector,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        plan: RoutePlan,
+        quotas: tuple[ActiveQuota, ...],
+        requester: Requester | None,
+        exchange: Exchange,
+    ) -> Refusal | None:
+        """:meth:`_serve` under the enumeration detector: blocked, slowed down, then scored."""
+        primary = requester.primary if requester is not None else None
+        key = self._hasher(primary) if primary is not None else "anonymous"
+        standing = await detector.standing(key)
+        if standing.problem is not None:
+            retry = str(math.ceil(standing.blocked_for)).encode()
+            await send_problem(send, standing.problem, self.policy.problem_base, [(b"retry-after", retry)])
+            return Refusal("detector", "blocked", 429)
+        await detector.slow_down(standing)
+        refusal = await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+        signals = Signals(
+            token_failures=int(refusal is not None and refusal.kind == "token"),
+            raw_parameters=int(refusal is not None and refusal.kind == "parameter"),
+            quota_refusals=int(refusal is not None and refusal.kind in ("quota", "blocked")),
+            depth=exchange.page.cursor.depth if exchange.page is not None and exchange.page.cursor else 0,
+            records=max((count for count, _ in exchange.tally.counts.values()), default=0) if exchange.tally else 0,
+        )
+        level = await detector.score(key, standing, signals)
+        if level is not None:
+            self._monitor.escalated(plan.label, requester, level, standing.score)
+        return refusal
 
     async def _serve(  # noqa: PLR0917  # one request's parts, passed once
         self,

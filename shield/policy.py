@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shield._config import Table, suggest
+from shield.detector import DetectorSettings, read_detector
 from shield.errors import PolicyError
 from shield.identity_policy import IdentitySettings, read_identity
 from shield.masking.maskers import MASKER_KINDS
@@ -112,6 +113,7 @@ class Policy:
     seal: tuple[SealRule, ...] = ()
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
     quota: tuple[QuotaRule, ...] = ()
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
     demo: bool = False
     #: A copy of the data :meth:`from_dict` validated (None when built directly): framework plugins
     #: add route-level settings to it and load it again, so those are validated exactly like a file.
@@ -145,6 +147,7 @@ class Policy:
         seals = tuple(read_seals(root))
         quota_settings = read_quota_settings(root.table("quotas"))
         quota_rules = tuple(read_quota_rules(root))
+        detector = read_detector(root.table("detector"))
         max_body_bytes = root.positive_int("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
         problem_base = root.value("problem_base", str, DEFAULT_PROBLEM_BASE)
         root.finish()
@@ -189,6 +192,7 @@ class Policy:
             seal=seals,
             quotas=quota_settings,
             quota=quota_rules,
+            detector=detector,
             demo=demo,
             source=copy.deepcopy(dict(data)),
         )

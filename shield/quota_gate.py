@@ -28,7 +28,7 @@ from shield.requester import IdentityKey, Requester
 if TYPE_CHECKING:
     from shield.policy import Policy
 
-__all__ = ["ActiveQuota", "QuotaGate", "Verdict"]
+__all__ = ["ActiveQuota", "QuotaGate", "Verdict", "build_store"]
 
 logger = logging.getLogger("shield.quotas")
 Headers = list[tuple[bytes, bytes]]
@@ -78,7 +78,7 @@ class QuotaGate:
         cls, policy: Policy, hasher: IdentityHasher, store: QuotaStore | None = None, clock: Clock = system_clock
     ) -> QuotaGate:
         """The gate for ``policy``'s quotas, on ``store`` or the one ``[quotas]`` names."""
-        return cls(policy.quota, policy.quotas, store or _store(policy.quotas, clock), hasher)
+        return cls(policy.quota, policy.quotas, store or build_store(policy.quotas, clock), hasher)
 
     async def use(self, key: str, limit: int, ttl: float) -> bool:
         """Count one use of ``key`` (a cursor); False once it was used ``limit`` times within ``ttl``.
@@ -229,7 +229,8 @@ class QuotaGate:
         return [(b"ratelimit-policy", ", ".join(policies).encode()), (b"ratelimit", ", ".join(limits).encode())]
 
 
-def _store(settings: QuotaSettings, clock: Clock) -> QuotaStore:
+def build_store(settings: QuotaSettings, clock: Clock) -> QuotaStore:
+    """The store ``[quotas]`` names: memory, or Redis with a bounded local fallback."""
     memory = MemoryStore(clock, max_keys=settings.max_keys)
     if settings.store == "memory":
         return memory

@@ -85,6 +85,24 @@ EVERY_KEY: dict[str, Any] = {
         "coarse_headers": True,
         "penalty": {"strikes": 5, "within": 60, "block": 600},
     },
+    "detector": {
+        "enabled": True,
+        "window": 600,
+        "flag": 10,
+        "slow": 20,
+        "slow_seconds": 0.1,
+        "block": 30,
+        "block_seconds": 60,
+        "points": {
+            "token_failure": 5,
+            "raw_parameter": 5,
+            "quota_refusal": 1,
+            "deep_page": 1,
+            "deep_after": 10,
+            "records": 1,
+            "records_unit": 50,
+        },
+    },
     "identity": {
         "user_from_scope": True,
         "order": ["api_key", "user", "network"],
@@ -120,6 +138,8 @@ SECTIONS = {
     "quota": "[[quota]]",
     "quotas": "[quotas]",
     "penalty": "[quotas.penalty]",
+    "detector": "[detector]",
+    "points": "[detector.points]",
     "unseal": "[[route.unseal]]",
 }
 
