@@ -32,7 +32,7 @@ T = TypeVar("T")
 _REPRESENTATION_HEADERS = frozenset(
     {b"content-length", b"etag", b"content-md5", b"digest", b"content-digest", b"repr-digest", b"accept-ranges"}
 )
-_VARY_ON_VIEWER = ("Authorization", "Cookie")
+VARY_ON_VIEWER = ("Authorization", "Cookie")
 _UNPARSED: Any = object()
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -75,6 +75,7 @@ class ResponseGuard:
         "_start",
         "_stream_started",
         "_text_bodies",
+        "_vary_on",
     )
 
     def __init__(
@@ -86,6 +87,7 @@ class ResponseGuard:
         text_bodies: bool,
         max_body_bytes: int,
         problem_base: str,
+        vary_on: tuple[str, ...] = VARY_ON_VIEWER,
     ) -> None:
         self._send = send
         self._exchange = exchange
@@ -93,6 +95,7 @@ class ResponseGuard:
         self._text_bodies = text_bodies
         self._limit = max_body_bytes
         self._problem_base = problem_base
+        self._vary_on = vary_on
         self._mode = _Mode.HOLD
         self._start: Message = {}
         self._kind = BodyKind.OPAQUE
@@ -167,7 +170,7 @@ class ResponseGuard:
         message = {**message, "headers": raw_headers}
         if status in (204, 304) or self._kind is BodyKind.OPAQUE:
             if self._pipeline.viewer_dependent:  # its headers (a 304 refreshes a cached body) are the caller's
-                message = {**message, "headers": _protected(raw_headers)}
+                message = {**message, "headers": _protected(raw_headers, self._vary_on)}
             self._mode = _Mode.FORWARD
             await self._send(message)
             return
@@ -184,7 +187,7 @@ class ResponseGuard:
             )
             return
         if self._pipeline.viewer_dependent:
-            raw_headers = _protected(raw_headers)
+            raw_headers = _protected(raw_headers, self._vary_on)
         self._start = {**message, "headers": raw_headers}
         if self._exchange.scope.get("method") == "HEAD":
             # The masked length is unknowable without the body, and no body may follow.
@@ -441,7 +444,7 @@ def _without_representation(headers: list[tuple[bytes, bytes]]) -> list[tuple[by
     return [(name, value) for name, value in headers if name.lower() not in _REPRESENTATION_HEADERS]
 
 
-def _protected(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _protected(headers: list[tuple[bytes, bytes]], vary_on: tuple[str, ...]) -> list[tuple[bytes, bytes]]:
     """Content that depends on who asks must never be served from a shared cache.
 
     Header names are compared case-insensitively: an app's ``Cache-Control: public`` must
@@ -462,7 +465,7 @@ def _protected(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         directives.insert(0, "private")
     present = {item.lower() for item in vary}
     if "*" not in present:
-        vary += [name for name in _VARY_ON_VIEWER if name.lower() not in present]
+        vary += [name for name in vary_on if name.lower() not in present]
     kept.append((b"cache-control", ", ".join(directives).encode("latin-1")))
     kept.append((b"vary", ", ".join(vary).encode("latin-1")))
     return kept

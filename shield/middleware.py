@@ -12,7 +12,7 @@ from shield.clock import Clock, system_clock
 from shield.compiled import CompiledPolicy, RoutePlan
 from shield.detector import Detector, Signals
 from shield.errors import ReplayedCursor, RequestRefused, TokenError
-from shield.guard import ResponseGuard
+from shield.guard import VARY_ON_VIEWER, ResponseGuard
 from shield.identity import ViewerResolver, viewer_from_scope
 from shield.metrics import ShieldMetrics
 from shield.monitor import Monitor, Refusal
@@ -74,6 +74,9 @@ class ShieldMiddleware:
         self._detector = Detector(policy.detector, store) if store is not None and policy.detector.enabled else None
         self._clock = clock
         self._monitor = Monitor(self._hasher, metrics)
+        # Responses that depend on the caller vary on every header that names one.
+        api_key = (policy.identity.api_key_header,) if "api_key" in policy.identity.order else ()
+        self._vary_on = (*VARY_ON_VIEWER, *api_key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -183,6 +186,7 @@ class ShieldMiddleware:
             text_bodies=plan.text_bodies,
             max_body_bytes=self.policy.max_body_bytes,
             problem_base=self.policy.problem_base,
+            vary_on=self._vary_on,
         )
         await self.app(scope, receive, guard)
         return None
