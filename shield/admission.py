@@ -97,7 +97,17 @@ class RouteAdmission:
             scope["path"] = new_path
             if "raw_path" in scope:
                 scope["raw_path"] = quote(new_path).encode("ascii")
+            if scope.get("path_params"):  # shield runs after routing (a per-route middleware)
+                scope["path_params"] = self._opened_params(scope["path_params"], route_path(scope))
         return scope, page
+
+    def _opened_params(self, params: dict[str, object], path: str) -> dict[str, object]:
+        """The router's path parameters with the sealed ones replaced by what was opened."""
+        match = self._pattern.match(path)
+        if match is None:
+            return params
+        opened = {p.param: match.group(p.param) for p in self._path_params if p.param in params}
+        return {**params, **opened}
 
     def _unseal_query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]] | None:
         sealer = self._sealer

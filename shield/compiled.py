@@ -13,7 +13,7 @@ from shield.masking.document import DocumentMasker
 from shield.pagination import PaginationStage, Paginator
 from shield.pipeline import MaskingStage, ResponsePipeline, ResponseStage
 from shield.policy import MaskRule, Policy, RoutePolicy
-from shield.sealing import LinkResealer, RecordIdStage
+from shield.sealing import LinkResealer, RecordIdStage, ResealStage
 from shield.tokens import CursorSealer, Keyring, RecordSealer, TokenCodec
 
 __all__ = ["CompiledPolicy", "RoutePlan", "masking_stage"]
@@ -63,6 +63,10 @@ class CompiledPolicy:
 
     def _route(self, route: RoutePolicy, clock: Clock) -> tuple[re.Pattern[str], frozenset[str] | None, RoutePlan]:
         pattern = route_pattern(route.path, frozenset(param.param for param in route.unseal))
+        reseal = None
+        if route.unseal:
+            assert self.record_sealer is not None  # the policy requires secrets for unseal rules
+            reseal = LinkResealer(self.record_sealer, route.unseal, pattern)
         paginator = None
         if route.pagination is not None:
             settings = route.pagination
@@ -78,18 +82,16 @@ class CompiledPolicy:
                 unique=settings.replay_limit is not None,
                 clock=clock,
             )
-            reseal = None
-            if route.unseal:
-                assert self.record_sealer is not None  # the policy requires secrets for unseal rules
-                reseal = LinkResealer(self.record_sealer, route.unseal, pattern)
             paginator = Paginator(settings, route.path, pattern, sealer, reseal)
         admission = None
         if paginator is not None or route.unseal:
             admission = RouteAdmission(pattern, paginator, route.unseal, self.record_sealer)
-        plan = RoutePlan(self._pipeline(route, paginator), self.policy.masking.text_bodies, admission, route.path)
-        return pattern, route.methods, plan
+        pipeline = self._pipeline(route, paginator, reseal if paginator is None else None)
+        return pattern, route.methods, RoutePlan(pipeline, self.policy.masking.text_bodies, admission, route.path)
 
-    def _pipeline(self, route: RoutePolicy | None, paginator: Paginator | None = None) -> ResponsePipeline | None:
+    def _pipeline(
+        self, route: RoutePolicy | None, paginator: Paginator | None = None, reseal: LinkResealer | None = None
+    ) -> ResponsePipeline | None:
         """Masking first (it reads raw owner IDs), then sealing IDs, then links and totals."""
         policy = self.policy
         stages: list[ResponseStage] = []
@@ -99,8 +101,10 @@ class CompiledPolicy:
         if seals:
             assert self.record_sealer is not None  # the policy requires secrets for seal rules
             stages.append(RecordIdStage(self.record_sealer, seals))
-        if paginator is not None:
+        if paginator is not None:  # it reseals the route's IDs in its links and redirects itself
             stages.append(PaginationStage(paginator))
+        if reseal is not None:
+            stages.append(ResealStage(reseal))
         return ResponsePipeline(stages) if stages else None
 
 

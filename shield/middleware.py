@@ -69,7 +69,7 @@ class ShieldMiddleware:
         self._hasher = IdentityHasher(policy.hash_key.value if policy.hash_key is not None else None)
         store = None
         if policy.quota or replays or policy.detector.enabled:
-            store = quota_store or build_store(policy.quotas, clock)
+            store = quota_store if quota_store is not None else build_store(policy.quotas, clock)
         self._quotas = QuotaGate.from_policy(policy, self._hasher, store, clock) if store is not None else None
         self._detector = Detector(policy.detector, store) if store is not None and policy.detector.enabled else None
         self._clock = clock
@@ -92,7 +92,9 @@ class ShieldMiddleware:
         detector = self._detector
         if detector is not None and requester is None:
             requester = resolve_requester(scope, self._sources)
-        exchange = Exchange(scope=scope, resolver=self._viewer, identity=_binding(requester))
+        exchange = Exchange(
+            scope=scope, resolver=self._viewer, identity=_binding(requester), client_path=route_path(scope)
+        )
         if self._monitor.metrics is not None:
             exchange.masked = Counter()
         if detector is None:

@@ -22,7 +22,7 @@ from shield.jsoncodec import RawNumber
 from shield.linkheader import Link, rewrite_links
 from shield.pipeline import Exchange
 from shield.queryparams import Pairs, encode_query, guarded_values, parse_query
-from shield.sealing import LinkResealer
+from shield.sealing import LinkResealer, rewrite_locations
 from shield.token_policy import PaginationSettings
 from shield.tokens.cursor import Cursor, CursorSealer, Position
 
@@ -90,7 +90,7 @@ class Paginator:
                 raise RefusedParameter(
                     "cursor_and_native", f"send {settings.cursor_param!r} alone, without {settings.param!r}"
                 )
-            cursor = self.sealer.open(token, identity, path, pairs)
+            cursor = self.sealer.open(token, identity, _bound(path), pairs)
             replace[settings.cursor_param] = str(cursor.position)
         elif native is not None and (settings.native == "refuse" or native != settings.first_page):
             raise RefusedParameter(
@@ -122,7 +122,7 @@ class Paginator:
 
     def issue(self, page: PageRequest, path: str, query: Pairs, position: Position) -> str:
         try:
-            return self.sealer.issue(page.identity, path, query, position, previous=page.cursor)
+            return self.sealer.issue(page.identity, _bound(path), query, position, previous=page.cursor)
         except ValueError as exc:  # a position too long for a token (an app cursor of hundreds of bytes)
             raise UnmaskableResponse("token-too-long", str(exc)) from exc
 
@@ -144,6 +144,10 @@ class Paginator:
             rewritten = [self.rewrite_link(item, page, root_path) for item in value]
             return value if all(new is old for new, old in zip(rewritten, value, strict=True)) else rewritten
         return value
+
+    def rewrite_text(self, text: str, page: PageRequest, root_path: str) -> Any:
+        """A link's text with its position sealed (or None: ambiguous); IDs of the route resealed."""
+        return self._rewrite_text(text, page, root_path)
 
     def _rewrite_text(self, text: str, page: PageRequest, root_path: str) -> Any:
         if not text:
@@ -168,8 +172,8 @@ class Paginator:
             found = guarded_values(pairs, self._positions)
         except RefusedParameter:
             return None  # two positions, or one spelled oddly: seal neither
-        if not found:
-            return text  # no position in it (a first page): nothing to seal
+        if not found:  # no position in it (a first page, a self link): only its IDs to seal
+            return self._reseal.url(text, page.identity, page.path, root_path) if self._reseal else text
         position = next(iter(found.values()))
         others = [(name, value) for name, value in pairs if name not in found]
         if self._reseal is not None:  # IDs opened for the app go back out sealed
@@ -226,9 +230,13 @@ class PaginationStage:
     def headers(self, headers: list[tuple[bytes, bytes]], exchange: Exchange) -> list[tuple[bytes, bytes]]:
         page = exchange.page
         settings = self._paginator.settings
-        if page is None or not settings.link_header:
+        if page is None:
             return headers
         root_path: str = exchange.scope.get("root_path", "")
+        # A redirect (a trailing slash added) is built from the native query the app saw.
+        headers = rewrite_locations(headers, lambda value: self._paginator.rewrite_text(value, page, root_path))
+        if not settings.link_header:
+            return headers
         out: list[tuple[bytes, bytes]] = []
         for name, value in headers:
             if name.lower() not in _HEADERS_WITH_LINKS:
@@ -241,6 +249,11 @@ class PaginationStage:
             if rewritten:  # a value that does not parse, or holds no link any more, is dropped
                 out.append((name, rewritten.encode("latin-1")))
         return out
+
+
+def _bound(path: str) -> str:
+    """The path a cursor is bound to: with or without a trailing slash, as routes match."""
+    return path.rstrip("/") or "/"
 
 
 def _looks_like_url(text: str) -> bool:

@@ -44,6 +44,7 @@ class Exchange:
     scope: Scope
     resolver: ViewerResolver
     identity: str = ""
+    client_path: str = ""  # the path as the client sent it, below root_path (before IDs were opened)
     page: PageRequest | None = None
     tally: RecordTally | None = None
     masked: Counter[str] | None = None  # values masked, by kind: counted when metrics are on

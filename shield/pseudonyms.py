@@ -16,6 +16,8 @@ __all__ = ["IdentityHasher"]
 
 _DIGEST_BYTES = 12
 _CACHE_SIZE = 8192
+# Without a configured key: one per process, so every middleware (and store) of this worker agrees.
+_PROCESS_KEY = os.urandom(32)
 
 
 class IdentityHasher:
@@ -24,7 +26,7 @@ class IdentityHasher:
     __slots__ = ("_cache", "_key")
 
     def __init__(self, key: bytes | None = None) -> None:
-        self._key = (key or os.urandom(32))[:64]
+        self._key = (key or _PROCESS_KEY)[:64]
         self._cache: dict[IdentityKey, str] = {}
 
     def __call__(self, key: IdentityKey) -> str:

@@ -78,7 +78,9 @@ class QuotaGate:
         cls, policy: Policy, hasher: IdentityHasher, store: QuotaStore | None = None, clock: Clock = system_clock
     ) -> QuotaGate:
         """The gate for ``policy``'s quotas, on ``store`` or the one ``[quotas]`` names."""
-        return cls(policy.quota, policy.quotas, store or build_store(policy.quotas, clock), hasher)
+        return cls(
+            policy.quota, policy.quotas, store if store is not None else build_store(policy.quotas, clock), hasher
+        )
 
     async def use(self, key: str, limit: int, ttl: float) -> bool:
         """Count one use of ``key`` (a cursor); False once it was used ``limit`` times within ``ttl``.

@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from shield.errors import MalformedToken
 from shield.fieldwalk import FieldRewriter
 from shield.jsoncodec import RawNumber
 from shield.pipeline import Exchange, Headers
+from shield.queryparams import encode_query, parse_query
 from shield.token_policy import SealRule, UnsealParam
 from shield.tokens.records import RawId, RecordSealer
 
-__all__ = ["LinkResealer", "RecordIdStage", "unseal_param"]
+__all__ = ["LinkResealer", "RecordIdStage", "ResealStage", "rewrite_locations", "unseal_param"]
 
 
 class RecordIdStage:
@@ -86,6 +88,20 @@ class LinkResealer:
             end = stop
         return "".join([*pieces, path[end:]])
 
+    def url(self, text: str, identity: str, request_path: str, root_path: str) -> str:
+        """A link or ``Location`` of this route with its raw IDs sealed again; others unchanged."""
+        parts = urlsplit(text)
+        if not parts.path:
+            return text
+        absolute = parts.path if parts.path.startswith("/") else urljoin(root_path + request_path, parts.path)
+        root = root_path if root_path and absolute.startswith(root_path) else ""
+        path = absolute[len(root) :] or "/"
+        if not self._pattern.match(path):
+            return text
+        pairs = self.query(parse_query(parts.query), identity) if parts.query else []
+        query = encode_query(pairs) if parts.query else parts.query
+        return urlunsplit(parts._replace(path=root + self.path(path, identity), query=query))
+
     def query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]]:
         if not self._query_params:
             return pairs
@@ -95,6 +111,49 @@ class LinkResealer:
     def _seal(self, param: UnsealParam, raw: str, identity: str) -> str:
         value: RawId = int(raw) if raw.isascii() and raw.isdigit() else raw
         return self._sealer.seal(identity, param.kind, value)
+
+
+class ResealStage:
+    """``Location`` headers of a route with sealed parameters: a redirect must not hand out raw IDs.
+
+    Frameworks redirect ``/users/<token>`` to ``/users/100001/`` (a trailing slash) from the path
+    they saw, which shield had already opened.
+    """
+
+    __slots__ = ("_resealer",)
+
+    viewer_dependent = True
+
+    def __init__(self, resealer: LinkResealer) -> None:
+        self._resealer = resealer
+
+    def document(self, document: Any, exchange: Exchange) -> tuple[Any, int]:
+        return document, 0
+
+    def text(self, text: str, exchange: Exchange) -> str:
+        return text
+
+    def headers(self, headers: Headers, exchange: Exchange) -> Headers:
+        return rewrite_locations(headers, lambda value: self._resealer.url(value, *_link_context(exchange)))
+
+
+def rewrite_locations(headers: Headers, rewrite: Callable[[str], str | None]) -> Headers:
+    """``Location`` headers through ``rewrite`` (None drops one); the same list when none changed."""
+    if not any(name.lower() == b"location" for name, _ in headers):
+        return headers
+    out: Headers = []
+    for name, value in headers:
+        if name.lower() != b"location":
+            out.append((name, value))
+        elif (new := rewrite(value.decode("latin-1"))) is not None:
+            out.append((name, new.encode("latin-1")))
+    return out
+
+
+def _link_context(exchange: Exchange) -> tuple[str, str, str]:
+    """(identity, the path the client asked for below root_path, root_path)."""
+    root: str = exchange.scope.get("root_path", "")
+    return exchange.identity, exchange.client_path, root
 
 
 def unseal_param(sealer: RecordSealer, param: UnsealParam, identity: str, value: str) -> str:

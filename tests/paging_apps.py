@@ -52,6 +52,8 @@ def paging_policy(**overrides: Any) -> dict[str, Any]:
             },
             {"path": "/people", "pagination": {"style": "offset", "totals": "coarsen", "last": "drop"}},
             {"path": "/export", "pagination": {"style": "offset"}},
+            {"path": "/widgets/{widget_id}", "unseal": [{"param": "widget_id", "kind": "user"}]},
+            {"path": "/things", "pagination": {"style": "offset"}},
         ],
         **overrides,
     }
@@ -134,6 +136,16 @@ def build_paging_app() -> FastAPI:
         link = f'</export?offset={offset + 10}>; rel="next"'
         headers = {"link": link, "cache-control": "public, max-age=60"}
         return Response("a,b\n1,2\n", media_type="text/csv", headers=headers)
+
+    @app.get("/widgets/{widget_id}/")  # only with a slash: the router redirects the other spelling
+    def widget(request: Request, widget_id: int) -> dict[str, Any]:
+        record(request)
+        return {"widget": widget_id}
+
+    @app.get("/things/")
+    def things(request: Request, offset: int = 0) -> dict[str, Any]:
+        record(request)
+        return {"items": [offset], "next": f"/things/?offset={offset + 1}"}
 
     @app.get("/orders")
     def orders(request: Request, buyer: int) -> dict[str, Any]:

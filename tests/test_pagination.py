@@ -459,3 +459,23 @@ async def test_a_page_size_with_a_trailing_newline_is_refused() -> None:
     async with client_for(shielded) as client:
         refused(await client.get("/items?limit=50%0A", headers=ALICE), 400, "parameter-refused")
     assert app.state.seen == []
+
+
+async def test_redirects_do_not_give_opened_ids_or_native_offsets_away() -> None:
+    """The router adds a trailing slash to the path it saw, which shield had already opened."""
+    shielded, app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        sealed = (await client.get("/users", headers=ALICE)).json()["users"][0]["id"]
+        redirect = await client.get(f"/widgets/{sealed}", headers=ALICE)
+        assert redirect.status_code == 307
+        assert "100001" not in redirect.headers["location"]
+        assert redirect.headers["location"].endswith(f"/widgets/{sealed}/")
+        assert (await client.get(redirect.headers["location"], headers=ALICE)).json() == {"widget": 100001}
+        cursor_link = (await client.get("/things/", headers=ALICE)).json()["next"]
+        moved = await client.get(cursor_link.replace("/things/", "/things"), headers=ALICE)
+        assert moved.status_code == 307
+        assert "offset" not in moved.headers["location"]
+        assert "cursor=" in moved.headers["location"]
+        followed = await client.get(moved.headers["location"], headers=ALICE)
+    assert followed.json()["items"] == [1]
+    assert all("cursor" not in dict(query) for _, query in app.state.seen)
