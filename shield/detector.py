@@ -11,6 +11,11 @@ quota refusals, pages walked deep into a chain, and records handed out. The ladd
   ``block_seconds`` with ``429 abnormal-usage-detected`` (the IETF RateLimit draft's name for
   it) and ``Retry-After``.
 
+A quota refusal scores only when the budget that ran out is the caller's own (its primary
+identity source): people behind one busy address are not blamed for the address's budget.
+Records score per response, ``records // records_unit`` (pages smaller than a unit score nothing:
+the record quotas, not the detector, bound volume).
+
 The score is a :class:`~shield.quotas.Budget` whose limit is the block threshold: charging points
 that do not fit is what trips the block (a :class:`~shield.quotas.Counter` that lives
 ``block_seconds``). Reading it costs one store decision per request; scoring happens only when a
@@ -118,21 +123,25 @@ class Detector:
         if standing.score >= self.settings.slow:
             await asyncio.sleep(self.settings.slow_seconds)
 
-    async def score(self, key: str, standing: Standing, signals: Signals) -> str | None:
-        """Add this request's points; the level it newly reached (``flag``, ``slow``, ``block``), if any."""
+    async def score(self, key: str, standing: Standing, signals: Signals) -> tuple[str | None, int]:
+        """Add this request's points: the level it newly reached (``flag``, ``slow``, ``block``), and the score.
+
+        The points keep counting through their window after a block ends: a caller that goes on
+        as before is blocked again at its next signal (a repeat offender).
+        """
         points = signals.points(self.settings)
         if points <= 0:
-            return None
+            return None, standing.score
         settings = self.settings
         decision = await self.store.decide([Charge(f"detector-score|{key}", self._score, points)])
-        if not decision.allowed:  # past the block threshold: block, and start the score afresh after
+        if not decision.allowed:  # past the block threshold
             await self.store.decide([Charge(f"detector-block|{key}", self._block, 1)])
-            return "block"
+            return "block", standing.score + points
         after = settings.block - decision.outcomes[0].remaining
         for level, threshold in (("slow", settings.slow), ("flag", settings.flag)):
             if standing.score < threshold <= after:
-                return level
-        return None
+                return level, after
+        return None, after
 
 
 def read_detector(table: Table) -> DetectorSettings:

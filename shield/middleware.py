@@ -23,7 +23,7 @@ from shield.problems import Problem, send_problem
 from shield.pseudonyms import IdentityHasher
 from shield.quota_gate import ActiveQuota, QuotaGate, Verdict, build_store
 from shield.quotas import QuotaStore
-from shield.requester import Requester, UserResolver, resolve_requester
+from shield.requester import IdentityKey, Requester, UserResolver, resolve_requester
 
 __all__ = ["ShieldMiddleware"]
 
@@ -129,13 +129,13 @@ class ShieldMiddleware:
         signals = Signals(
             token_failures=int(refusal is not None and refusal.kind == "token"),
             raw_parameters=int(refusal is not None and refusal.kind == "parameter"),
-            quota_refusals=int(refusal is not None and refusal.kind in ("quota", "blocked")),
+            quota_refusals=int(_own_refusal(refusal, primary)),
             depth=exchange.page.cursor.depth if exchange.page is not None and exchange.page.cursor else 0,
             records=max((count for count, _ in exchange.tally.counts.values()), default=0) if exchange.tally else 0,
         )
-        level = await detector.score(key, standing, signals)
+        level, score = await detector.score(key, standing, signals)
         if level is not None:
-            self._monitor.escalated(plan.label, requester, level, standing.score)
+            self._monitor.escalated(plan.label, requester, level, score)
         return refusal
 
     async def _serve(  # noqa: PLR0917  # one request's parts, passed once
@@ -202,6 +202,13 @@ class ShieldMiddleware:
         assert self._quotas is not None  # built whenever a route has a replay limit
         if not await self._quotas.use(page.replay_key, limit, page.cursor.expires_at - self._clock()):
             raise ReplayedCursor("replayed")
+
+
+def _own_refusal(refusal: Refusal | None, primary: IdentityKey | None) -> bool:
+    """A quota refusal of the caller's own budget (not of an address it shares with others)."""
+    if refusal is None or refusal.kind not in ("quota", "blocked"):
+        return False
+    return refusal.source is None or primary is None or refusal.source == primary.source
 
 
 def _binding(requester: Requester | None) -> str:

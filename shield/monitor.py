@@ -49,6 +49,7 @@ class Refusal:
     kind: str
     reason: str
     status: int
+    source: str | None = None  # for quota refusals: the identity source whose budget ran out
 
 
 class Monitor:

@@ -188,7 +188,7 @@ class QuotaGate:
         if decision.allowed:
             return Verdict(None, self._headers(charged, decision) if headers_mode == "always" else [])
         assert decision.refused_by is not None  # refused, and not by a block
-        quota, _ = charged[decision.refused_by]
+        quota, refused = charged[decision.refused_by]
         outcome = decision.outcomes[decision.refused_by]
         retry = max(1, math.ceil(outcome.retry_after))
         headers: Headers = [(b"retry-after", str(retry).encode())]
@@ -201,7 +201,8 @@ class QuotaGate:
             detail=f"quota {quota.rule.name!r} exceeded; retry after {retry} seconds",
             extensions={"quota": quota.rule.name},
         )
-        return Verdict(problem, headers, Refusal("quota", quota.rule.name, 429))
+        source = refused.key.rsplit("|", 2)[1]  # store keys end in source|digest
+        return Verdict(problem, headers, Refusal("quota", quota.rule.name, 429, source))
 
     def _headers(self, charged: list[tuple[ActiveQuota, Charge]], decision: Decision) -> Headers:
         """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers-11)."""

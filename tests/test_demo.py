@@ -141,3 +141,17 @@ def test_demo_keeps_quotas_in_redis() -> None:
         assert "records-hourly" in response.headers["ratelimit"]
         assert any(client.scan_iter(match="shield:{shield}:*", count=1000))
     client.close()
+
+
+def test_shops_carry_sealed_ids_and_masked_contact_phones(protected: str) -> None:
+    phones = {person["phone"] for person in users(1000)}
+    listing = httpx.get(protected + "/shops?limit=5")
+    assert listing.status_code == 200
+    shops = listing.json()["items"]
+    assert len(shops) == 5
+    assert all(isinstance(shop["id"], str) and isinstance(shop["owner_id"], str) for shop in shops)
+    assert not phones & set(PHONE.findall(listing.text))
+    single = httpx.get(f"{protected}/shops/{shops[0]['id']}")
+    assert single.status_code == 200
+    assert single.json()["name"] == shops[0]["name"]
+    assert httpx.get(protected + "/shops/300001").status_code == 400

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from shield.demo.data import comments, users
+from shield.demo.data import comments, shops, users
 from shield.middleware import ShieldMiddleware
 from shield.policy import Policy
 
@@ -79,6 +79,8 @@ def create_app(user_count: int = 1000) -> Starlette:
     people = users(user_count)
     by_id = {person["id"]: person for person in people}
     remarks = comments(people, user_count * 2)
+    stores = shops(people, max(1, user_count // 10))
+    shop_by_id = {shop["id"]: shop for shop in stores}
 
     async def list_users(request: Request) -> JSONResponse:
         return _by_offset(request, people)
@@ -86,6 +88,13 @@ def create_app(user_count: int = 1000) -> Starlette:
     async def get_user(request: Request) -> JSONResponse:
         person = by_id.get(request.path_params["user_id"])
         return JSONResponse(person) if person else JSONResponse({"detail": "not found"}, status_code=404)
+
+    async def list_shops(request: Request) -> JSONResponse:
+        return _by_offset(request, stores)
+
+    async def get_shop(request: Request) -> JSONResponse:
+        shop = shop_by_id.get(request.path_params["shop_id"])
+        return JSONResponse(shop) if shop else JSONResponse({"detail": "not found"}, status_code=404)
 
     async def list_comments(request: Request) -> JSONResponse:
         return _after_id(request, remarks)
@@ -100,6 +109,8 @@ def create_app(user_count: int = 1000) -> Starlette:
         routes=[
             Route("/users", list_users),
             Route("/users/{user_id:int}", get_user),
+            Route("/shops", list_shops),
+            Route("/shops/{shop_id:int}", get_shop),
             Route("/comments", list_comments),
             Route("/me", me),
         ],

@@ -1,4 +1,4 @@
-"""Seeded fake data: users with phones and emails, and comments that mention phones."""
+"""Seeded fake data: users with phones and emails, their shops, and comments that mention phones."""
 
 from __future__ import annotations
 
@@ -54,4 +54,26 @@ def comments(people: list[dict[str, Any]], count: int, seed: int = 11) -> list[d
             phone=phone, spaced=f"{phone[:3]} {phone[3:7]} {phone[7:]}", email=author["email"]
         )
         out.append({"id": 500_000 + number, "user_id": author["id"], "author": author["username"], "text": text})
+    return out
+
+
+_SHOP_WORDS = ("茶叶", "Electronics", "服装", "Books", "母婴", "Outdoor", "数码", "Kitchen")
+
+
+def shops(people: list[dict[str, Any]], count: int, seed: int = 13) -> list[dict[str, Any]]:
+    """Shops owned by some of the users; the owner's contact phone is in every record."""
+    rng = random.Random(seed)
+    out = []
+    for number in range(count):
+        owner = people[rng.randrange(len(people))]
+        out.append(
+            {
+                "id": 300_000 + number,
+                "name": f"{owner['username']}的{rng.choice(_SHOP_WORDS)}店",
+                "owner_id": owner["id"],
+                "contact_phone": owner["phone"],
+                "city": owner["city"],
+                "rating": round(rng.uniform(3.5, 5.0), 1),
+            }
+        )
     return out
