@@ -138,3 +138,19 @@ async def test_ordinary_users_are_never_flagged(
                 clock.advance(11)
     assert escalations(caplog) == []
     assert not any(record.name == EVENT_LOGGER for record in caplog.records)  # not even a refusal
+
+
+@pytest.mark.parametrize(("per", "flagged"), [(["network"], []), (["user"], ["flag"])])
+async def test_quota_refusals_score_only_against_the_callers_own_budget(
+    store: QuotaStore, clock: FrozenClock, caplog: pytest.LogCaptureFixture, per: list[str], flagged: list[str]
+) -> None:
+    """People behind one busy address are not blamed for the address's budget running out."""
+    caplog.set_level(logging.INFO, logger=EVENT_LOGGER)
+    quota = {"name": "feed", "limit": 2, "window": 3600, "routes": ["/feed"], "per": per}
+    detector = {**DETECTOR, "points": {"quota_refusal": 15}}
+    policy = Policy.from_dict(paging_policy(detector=detector, quota=[quota]))
+    app = ShieldMiddleware(build_paging_app(), policy, viewer=viewer_from_header, quota_store=store, clock=clock)
+    async with client_for(app) as client:
+        statuses = [(await client.get("/feed", headers={"x-user": "same-person"})).status_code for _ in range(4)]
+    assert statuses == [200, 200, 429, 429]  # two refusals: 30 points if they count
+    assert escalations(caplog) == flagged
