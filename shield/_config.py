@@ -101,6 +101,46 @@ class Table:
             raise PolicyError(self.key_path(key), f"expected a list, got {describe(values)}")
         return list(values)
 
+    def choices(self, key: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+        """A list of names from ``allowed`` (all of them when absent); each named once at most."""
+        if not self.has(key):
+            self.strings(key)
+            return allowed
+        names = self.strings(key)
+        for index, name in enumerate(names):
+            if name not in allowed:
+                raise PolicyError(
+                    f"{self.key_path(key)}[{index}]",
+                    f"unknown {what} {name!r}{suggest(name, allowed)}; expected one of {', '.join(allowed)}",
+                )
+        if not names or len(set(names)) != len(names):
+            raise PolicyError(self.key_path(key), f"must name each {what} at most once, and at least one")
+        return names
+
+    def seconds(self, key: str, default: float) -> float:
+        """A positive number of seconds (an int is accepted)."""
+        value = self.value(key, float, default)
+        if not value > 0:  # also refuses NaN
+            raise PolicyError(self.key_path(key), f"must be a positive number of seconds, got {value}")
+        return value
+
+    def field_path(self, key: str, value: str) -> str:
+        """Check a JSON field path (``id``, ``items[*].buyer.id``, ``$.next``) read from ``key``."""
+        from shield.masking.paths import parse_field_path  # noqa: PLC0415  # keep this module standalone
+
+        try:
+            parse_field_path(value)
+        except ValueError as exc:
+            raise PolicyError(self.key_path(key), str(exc)) from exc
+        return value
+
+    def field_paths(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """A list of field paths; ``default`` when the key is absent."""
+        if not self.has(key):
+            self.strings(key)
+            return default
+        return tuple(self.field_path(f"{key}[{i}]", path) for i, path in enumerate(self.strings(key)))
+
     def path_template(self, key: str, value: str) -> str:
         """Check a Starlette path template (``/users/{id:int}``) read from ``key``."""
         from starlette.routing import compile_path  # noqa: PLC0415  # keep policy import light

@@ -152,12 +152,12 @@ def read_detector(table: Table) -> DetectorSettings:
     points = table.table("points")
     settings = DetectorSettings(
         enabled=table.value("enabled", bool, True),
-        window=_seconds(table, "window", 3600.0),
+        window=table.seconds("window", 3600.0),
         flag=table.positive_int("flag", 50),
         slow=table.positive_int("slow", 100),
-        slow_seconds=_seconds(table, "slow_seconds", 0.5),
+        slow_seconds=table.seconds("slow_seconds", 0.5),
         block=table.positive_int("block", 200),
-        block_seconds=_seconds(table, "block_seconds", 3600.0),
+        block_seconds=table.seconds("block_seconds", 3600.0),
         token_failure=_points(points, "token_failure", 10),
         raw_parameter=_points(points, "raw_parameter", 10),
         quota_refusal=_points(points, "quota_refusal", 5),
@@ -171,13 +171,6 @@ def read_detector(table: Table) -> DetectorSettings:
     if not settings.flag <= settings.slow <= settings.block:
         raise PolicyError(table.key_path("block"), "the ladder must climb: flag <= slow <= block")
     return settings
-
-
-def _seconds(table: Table, key: str, default: float) -> float:
-    value = table.value(key, float, default)
-    if not value > 0:
-        raise PolicyError(table.key_path(key), f"must be a positive number of seconds, got {value}")
-    return value
 
 
 def _points(table: Table, key: str, default: int) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shield._config import Table, describe, suggest
+from shield._config import Table, describe
 from shield.clientip import TrustedProxies, check_prefixes
 from shield.errors import PolicyError
 from shield.requester import SOURCES, IdentitySources, UserResolver
@@ -53,15 +53,7 @@ class IdentitySettings:
 
 
 def read_identity(table: Table) -> IdentitySettings:
-    order = table.strings("order") if table.has("order") else SOURCES
-    for index, source in enumerate(order):
-        if source not in SOURCES:
-            raise PolicyError(
-                f"{table.key_path('order')}[{index}]",
-                f"unknown source {source!r}{suggest(source, SOURCES)}; expected one of {', '.join(SOURCES)}",
-            )
-    if not order or len(set(order)) != len(order):
-        raise PolicyError(table.key_path("order"), "must name each source at most once, and at least one")
+    order = table.choices("order", SOURCES, "source")
     proxies = table.strings("trusted_proxies")
     forwarded = table.choice("forwarded_header", _FORWARDED, "x-forwarded-for")
     settings = IdentitySettings(

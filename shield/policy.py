@@ -21,7 +21,6 @@ from shield.detector import DetectorSettings, read_detector
 from shield.errors import PolicyError
 from shield.identity_policy import IdentitySettings, read_identity
 from shield.masking.maskers import MASKER_KINDS
-from shield.masking.paths import parse_field_path
 from shield.quota_policy import QuotaRule, QuotaSettings, read_quota_rules, read_quota_settings
 from shield.token_policy import (
     PaginationSettings,
@@ -223,10 +222,7 @@ def _read_rules(table: Table, key: str = "mask") -> list[MaskRule]:
         field_path = rule_table.value("field", str, "")
         if not field_path:
             raise PolicyError(rule_table.key_path("field"), "required: a key name or a JSON path")
-        try:
-            parse_field_path(field_path)
-        except ValueError as exc:
-            raise PolicyError(rule_table.key_path("field"), str(exc)) from exc
+        rule_table.field_path("field", field_path)
         kind = rule_table.value("kind", str, "")
         if kind not in MASKER_KINDS:
             raise PolicyError(

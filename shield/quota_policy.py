@@ -10,9 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from shield._config import Table, suggest
+from shield._config import Table
 from shield.errors import PolicyError
-from shield.masking.paths import parse_field_path
 from shield.quotas import Budget, Distinct, Penalty, Quota, Rate
 from shield.requester import SOURCES
 
@@ -72,8 +71,8 @@ def read_quota_settings(table: Table) -> QuotaSettings:
         try:
             penalty = Penalty(
                 strikes=penalty_table.positive_int("strikes", 10),
-                within=_seconds(penalty_table, "within", 60.0),
-                block=_seconds(penalty_table, "block", 900.0),
+                within=penalty_table.seconds("within", 60.0),
+                block=penalty_table.seconds("block", 900.0),
             )
         except ValueError as exc:
             raise PolicyError(table.key_path("penalty"), str(exc)) from exc
@@ -83,8 +82,8 @@ def read_quota_settings(table: Table) -> QuotaSettings:
         redis_url=url or "redis://127.0.0.1:6379/0",
         redis_prefix=table.value("redis_prefix", str, "shield") or "shield",
         max_keys=table.positive_int("max_keys", 1_000_000),
-        timeout=_seconds(table, "timeout", 0.05),
-        retry_after=_seconds(table, "retry_after", 1.0),
+        timeout=table.seconds("timeout", 0.05),
+        retry_after=table.seconds("retry_after", 1.0),
         headers=table.choice("headers", ("limited", "always", "none"), "limited"),  # type: ignore[arg-type]
         coarse_headers=table.value("coarse_headers", bool, False),
         penalty=penalty,
@@ -111,7 +110,7 @@ def _read_rule(table: Table) -> QuotaRule:
     routes = tuple(table.path_template(f"routes[{i}]", route) for i, route in enumerate(table.strings("routes")))
     if not routes:
         raise PolicyError(table.key_path("routes"), "required: the route templates this quota counts")
-    records = _field_paths(table, "records")
+    records = table.field_paths("records")
     if records and kind == "requests":
         raise PolicyError(table.key_path("records"), "only records and distinct quotas count records")
     rule = QuotaRule(
@@ -121,7 +120,7 @@ def _read_rule(table: Table) -> QuotaRule:
         routes=routes,
         methods=table.methods(),
         group=table.value("group", str, "") or None,
-        per=_sources(table),
+        per=table.choices("per", SOURCES, "identity source"),
         records=records,
         id_field=table.value("id_field", str, "id"),
         shadow=table.choice("mode", ("enforce", "shadow"), "enforce") == "shadow",
@@ -135,7 +134,7 @@ def _spec(table: Table, kind: QuotaKind) -> Quota:
     if not table.has("limit"):
         raise PolicyError(table.key_path("limit"), "required: how many requests or records per window")
     limit = table.positive_int("limit", 1)
-    window = _seconds(table, "window", 60.0)
+    window = table.seconds("window", 60.0)
     burst = table.positive_int("burst", 1) if table.has("burst") else None
     if burst is not None and kind != "requests":
         raise PolicyError(table.key_path("burst"), "only requests quotas have a burst")
@@ -150,31 +149,3 @@ def _spec(table: Table, kind: QuotaKind) -> Quota:
         return Distinct(limit, window, approximate=approximate)
     except ValueError as exc:
         raise PolicyError(table.key_path("limit"), str(exc)) from exc
-
-
-def _sources(table: Table) -> tuple[str, ...]:
-    per = table.strings("per") if table.has("per") else SOURCES
-    for index, source in enumerate(per):
-        if source not in SOURCES:
-            raise PolicyError(
-                f"{table.key_path('per')}[{index}]",
-                f"unknown identity source {source!r}{suggest(source, SOURCES)}; expected one of {', '.join(SOURCES)}",
-            )
-    return per
-
-
-def _field_paths(table: Table, key: str) -> tuple[str, ...]:
-    paths = table.strings(key)
-    for index, path in enumerate(paths):
-        try:
-            parse_field_path(path)
-        except ValueError as exc:
-            raise PolicyError(f"{table.key_path(key)}[{index}]", str(exc)) from exc
-    return paths
-
-
-def _seconds(table: Table, key: str, default: float) -> float:
-    value = table.value(key, float, default)
-    if not value > 0:
-        raise PolicyError(table.key_path(key), f"must be a positive number of seconds, got {value}")
-    return value

@@ -11,7 +11,6 @@ from typing import Literal
 
 from shield._config import Table
 from shield.errors import PolicyError
-from shield.masking.paths import parse_field_path
 from shield.tokens.codec import FORMATS, TokenFormat
 
 __all__ = ["PaginationSettings", "SealRule", "TokenSettings", "UnsealParam"]
@@ -133,14 +132,8 @@ def read_pagination(table: Table) -> PaginationSettings:
         raise PolicyError(table.key_path("cursor_param"), f"must differ from param ({param!r})")
     if size_param is not None and size_param.lower() in (param.lower(), cursor_param.lower()):
         raise PolicyError(table.key_path("size_param"), "must differ from param and cursor_param")
-    links = table.strings("links") if table.has("links") else DEFAULT_LINK_FIELDS
-    total_fields = table.strings("total_fields") if table.has("total_fields") else DEFAULT_TOTAL_FIELDS
-    for key, paths in (("links", links), ("total_fields", total_fields)):
-        for index, path in enumerate(paths):
-            try:
-                parse_field_path(path)
-            except ValueError as exc:
-                raise PolicyError(f"{table.key_path(key)}[{index}]", str(exc)) from exc
+    links = table.field_paths("links", DEFAULT_LINK_FIELDS)
+    total_fields = table.field_paths("total_fields", DEFAULT_TOTAL_FIELDS)
     settings = PaginationSettings(
         style=style,
         param=param,
@@ -165,10 +158,7 @@ def read_seals(table: Table, key: str = "seal") -> list[SealRule]:
         field = rule.value("field", str, "")
         if not field:
             raise PolicyError(rule.key_path("field"), "required: a key name or a JSON path")
-        try:
-            parse_field_path(field)
-        except ValueError as exc:
-            raise PolicyError(rule.key_path("field"), str(exc)) from exc
+        rule.field_path("field", field)
         rules.append(SealRule(field=field, kind=_kind(rule)))
         rule.finish()
     return rules
