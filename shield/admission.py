@@ -8,7 +8,6 @@ native values only. Anything it refuses raises :class:`~shield.errors.RequestRef
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from urllib.parse import quote
 
 from starlette.routing import compile_path
@@ -16,8 +15,7 @@ from starlette.types import Scope
 
 from shield.pagination import PageRequest, Paginator
 from shield.queryparams import encode_query, guarded_values, parse_query
-from shield.sealing import unseal_param
-from shield.token_policy import UnsealParam
+from shield.sealing import RouteParams, unseal_param
 from shield.tokens.records import RecordSealer
 
 __all__ = ["RouteAdmission", "route_path", "route_pattern"]
@@ -58,25 +56,14 @@ def route_pattern(template: str, sealed: frozenset[str] = frozenset(), *, every_
 class RouteAdmission:
     """Checks and rewrites one route's requests; shared by all of them (no request state)."""
 
-    __slots__ = ("_path_params", "_pattern", "_query_params", "_sealer", "paginator")
+    __slots__ = ("_params", "_sealer", "paginator")
 
-    def __init__(
-        self,
-        pattern: re.Pattern[str],
-        paginator: Paginator | None,
-        unseal: Sequence[UnsealParam],
-        sealer: RecordSealer | None,
-    ) -> None:
-        if unseal and sealer is None:
+    def __init__(self, params: RouteParams, paginator: Paginator | None, sealer: RecordSealer | None) -> None:
+        if (params.path or params.query) and sealer is None:
             raise ValueError("unsealing parameters needs a record sealer")
-        self._pattern = pattern
+        self._params = params
         self.paginator = paginator
         self._sealer = sealer
-        path_names = set(pattern.groupindex)
-        self._path_params = tuple(
-            sorted((p for p in unseal if p.param in path_names), key=lambda p: pattern.groupindex[p.param])
-        )
-        self._query_params = {p.param: p for p in unseal if p.param not in path_names}
 
     def admit(self, scope: Scope, identity: str) -> tuple[Scope, PageRequest | None]:
         """The scope the app gets and, on a paginated route, the context for its response."""
@@ -85,9 +72,9 @@ class RouteAdmission:
         page = None
         if self.paginator is not None:
             new_pairs, page = self.paginator.admit(pairs, identity, route_path(scope))
-        if self._query_params:
+        if self._params.query:
             new_pairs = self._unseal_query(new_pairs or pairs, identity)
-        new_path = self._unseal_path(scope, identity) if self._path_params else None
+        new_path = self._unseal_path(scope, identity) if self._params.path else None
         if new_pairs is None and new_path is None:
             return scope, page
         scope = dict(scope)
@@ -103,37 +90,29 @@ class RouteAdmission:
 
     def _opened_params(self, params: dict[str, object], path: str) -> dict[str, object]:
         """The router's path parameters with the sealed ones replaced by what was opened."""
-        match = self._pattern.match(path)
+        match = self._params.pattern.match(path)
         if match is None:
             return params
-        opened = {p.param: match.group(p.param) for p in self._path_params if p.param in params}
+        opened = {p.param: match.group(p.param) for p in self._params.path if p.param in params}
         return {**params, **opened}
 
     def _unseal_query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]] | None:
         sealer = self._sealer
         assert sealer is not None  # checked in __init__
-        found = guarded_values(pairs, self._query_params)
+        query = self._params.query
+        found = guarded_values(pairs, query)
         if not found:
             return None
-        opened = {
-            name: unseal_param(sealer, self._query_params[name], identity, value) for name, value in found.items()
-        }
+        opened = {name: unseal_param(sealer, query[name], identity, value) for name, value in found.items()}
         return [(name, opened.get(name, value)) for name, value in pairs]
 
     def _unseal_path(self, scope: Scope, identity: str) -> str | None:
         sealer = self._sealer
         assert sealer is not None  # checked in __init__
         path = route_path(scope)
-        match = self._pattern.match(path)
-        if match is None:
+        rewritten = self._params.replace_path(path, lambda param, value: unseal_param(sealer, param, identity, value))
+        if rewritten is None:
             return None
-        pieces: list[str] = []
-        end = 0
-        for param in self._path_params:
-            start, stop = match.span(param.param)
-            pieces += (path[end:start], unseal_param(sealer, param, identity, match.group(param.param)))
-            end = stop
-        rewritten = "".join([*pieces, path[end:]])
         full: str = scope["path"]
         prefix = full[: len(full) - len(path)]
         return prefix + rewritten

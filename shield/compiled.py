@@ -13,7 +13,7 @@ from shield.masking.document import DocumentMasker
 from shield.pagination import PaginationStage, Paginator
 from shield.pipeline import MaskingStage, ResponsePipeline, ResponseStage
 from shield.policy import MaskRule, Policy, RoutePolicy
-from shield.sealing import LinkResealer, RecordIdStage, ResealStage
+from shield.sealing import LinkResealer, RecordIdStage, ResealStage, RouteParams
 from shield.tokens import CursorSealer, Keyring, RecordSealer, TokenCodec
 
 __all__ = ["CompiledPolicy", "RoutePlan", "masking_stage"]
@@ -63,10 +63,11 @@ class CompiledPolicy:
 
     def _route(self, route: RoutePolicy, clock: Clock) -> tuple[re.Pattern[str], frozenset[str] | None, RoutePlan]:
         pattern = route_pattern(route.path, frozenset(param.param for param in route.unseal))
+        params = RouteParams(pattern, route.unseal)
         reseal = None
         if route.unseal:
             assert self.record_sealer is not None  # the policy requires secrets for unseal rules
-            reseal = LinkResealer(self.record_sealer, route.unseal, pattern)
+            reseal = LinkResealer(self.record_sealer, params)
         paginator = None
         if route.pagination is not None:
             settings = route.pagination
@@ -85,7 +86,7 @@ class CompiledPolicy:
             paginator = Paginator(settings, route.path, pattern, sealer, reseal)
         admission = None
         if paginator is not None or route.unseal:
-            admission = RouteAdmission(pattern, paginator, route.unseal, self.record_sealer)
+            admission = RouteAdmission(params, paginator, self.record_sealer)
         pipeline = self._pipeline(route, paginator, reseal if paginator is None else None)
         return pattern, route.methods, RoutePlan(pipeline, self.policy.masking.text_bodies, admission, route.path)
 

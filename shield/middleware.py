@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -86,37 +87,38 @@ class ShieldMiddleware:
         gate = self._quotas
         method: str = scope.get("method", "GET")
         quotas = gate.applicable(route_path(scope), method) if gate is not None else ()
-        requester = None
-        if quotas or plan.admission is not None or (plan.pipeline is not None and plan.pipeline.viewer_dependent):
-            requester = resolve_requester(scope, self._sources)
         detector = self._detector
-        if detector is not None and requester is None:
+        viewer_dependent = plan.pipeline is not None and plan.pipeline.viewer_dependent
+        requester = None
+        if quotas or plan.admission is not None or viewer_dependent or detector is not None:
             requester = resolve_requester(scope, self._sources)
         exchange = Exchange(
             scope=scope, resolver=self._viewer, identity=_binding(requester), client_path=route_path(scope)
         )
         if self._monitor.metrics is not None:
             exchange.masked = Counter()
+
+        async def serve() -> Refusal | None:
+            return await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+
         if detector is None:
-            refusal = await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+            refusal = await serve()
         else:
-            refusal = await self._watched(detector, scope, receive, send, plan, quotas, requester, exchange)
+            refusal = await self._watched(detector, serve, send, plan.label, requester, exchange)
         if refusal is not None and requester is None:  # events name who was refused (by pseudonym)
             requester = resolve_requester(scope, self._sources)
         self._monitor.finished(plan.label, method, requester, refusal, exchange.masked)
 
-    async def _watched(  # noqa: PLR0917  # one request's parts, passed once
+    async def _watched(  # noqa: PLR0917  # the request's parts the detector reads, passed once
         self,
         detector: Detector,
-        scope: Scope,
-        receive: Receive,
+        serve: Callable[[], Awaitable[Refusal | None]],
         send: Send,
-        plan: RoutePlan,
-        quotas: tuple[ActiveQuota, ...],
+        label: str,
         requester: Requester | None,
         exchange: Exchange,
     ) -> Refusal | None:
-        """:meth:`_serve` under the enumeration detector: blocked, slowed down, then scored."""
+        """``serve`` under the enumeration detector: blocked, slowed down, then scored."""
         primary = requester.primary if requester is not None else None
         key = self._hasher(primary) if primary is not None else "anonymous"
         standing = await detector.standing(key)
@@ -125,7 +127,7 @@ class ShieldMiddleware:
             await send_problem(send, standing.problem, self.policy.problem_base, [(b"retry-after", retry)])
             return Refusal("detector", "blocked", 429)
         await detector.slow_down(standing)
-        refusal = await self._serve(scope, receive, send, plan, quotas, requester, exchange) or exchange.refusal
+        refusal = await serve()
         signals = Signals(
             token_failures=int(refusal is not None and refusal.kind == "token"),
             raw_parameters=int(refusal is not None and refusal.kind == "parameter"),
@@ -135,7 +137,7 @@ class ShieldMiddleware:
         )
         level, score = await detector.score(key, standing, signals)
         if level is not None:
-            self._monitor.escalated(plan.label, requester, level, score)
+            self._monitor.escalated(label, requester, level, score)
         return refusal
 
     async def _serve(  # noqa: PLR0917  # one request's parts, passed once

@@ -12,7 +12,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from shield.admission import route_pattern
@@ -160,14 +160,10 @@ class QuotaGate:
         charges = [charge for _, charge in charged]
         decision = await self.store.decide(charges, penalty=settings.penalty, penalty_key=penalty_key)
         if decision.degraded and any(q.rule.outage == "closed" and c.enforce for q, c in charged):
-            retry = math.ceil(settings.retry_after)
             problem = Problem(
-                slug="quota-store-unavailable",
-                title="Quotas cannot be checked",
-                status=503,
-                detail=f"the quota store is unavailable; retry after {retry} seconds",
+                "quota-store-unavailable", "Quotas cannot be checked", 503, "the quota store is unavailable"
             )
-            return Verdict(problem, [(b"retry-after", str(retry).encode())], Refusal("store_unavailable", "store", 503))
+            return _retry_later(problem, settings.retry_after, Refusal("store_unavailable", "store", 503))
         outcomes = zip(charged, decision.outcomes, strict=True)
         shadowed = {quota.rule.name for (quota, charge), outcome in outcomes if not (charge.enforce or outcome.allowed)}
         for name in sorted(shadowed):  # once per quota, however many keys it counts
@@ -176,14 +172,8 @@ class QuotaGate:
 
     def _verdict(self, charged: list[tuple[ActiveQuota, Charge]], decision: Decision) -> Verdict:
         if decision.blocked_for > 0:
-            retry = math.ceil(decision.blocked_for)
-            problem = Problem(
-                slug="temporarily-blocked",
-                title="Temporarily blocked",
-                status=429,
-                detail=f"too many refused requests; retry after {retry} seconds",
-            )
-            return Verdict(problem, [(b"retry-after", str(retry).encode())], Refusal("blocked", "penalty", 429))
+            problem = Problem("temporarily-blocked", "Temporarily blocked", 429, "too many refused requests")
+            return _retry_later(problem, decision.blocked_for, Refusal("blocked", "penalty", 429))
         headers_mode = self.settings.headers
         if decision.allowed:
             return Verdict(None, self._headers(charged, decision) if headers_mode == "always" else [])
@@ -230,6 +220,13 @@ class QuotaGate:
             policies.append(f'"{name}";q={rule.limit};w={window}')
             limits.append(f'"{name}";r={remaining};t={reset}')
         return [(b"ratelimit-policy", ", ".join(policies).encode()), (b"ratelimit", ", ".join(limits).encode())]
+
+
+def _retry_later(problem: Problem, seconds: float, refusal: Refusal) -> Verdict:
+    """A refusal only time lifts: the problem says when, and so does ``Retry-After``."""
+    retry = math.ceil(seconds)
+    problem = replace(problem, detail=f"{problem.detail}; retry after {retry} seconds")
+    return Verdict(problem, [(b"retry-after", str(retry).encode())], refusal)
 
 
 def build_store(settings: QuotaSettings, clock: Clock) -> QuotaStore:

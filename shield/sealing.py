@@ -21,7 +21,7 @@ from shield.queryparams import encode_query, parse_query
 from shield.token_policy import SealRule, UnsealParam
 from shield.tokens.records import RawId, RecordSealer
 
-__all__ = ["LinkResealer", "RecordIdStage", "ResealStage", "rewrite_locations", "unseal_param"]
+__all__ = ["LinkResealer", "RecordIdStage", "ResealStage", "RouteParams", "rewrite_locations", "unseal_param"]
 
 
 class RecordIdStage:
@@ -59,6 +59,31 @@ class RecordIdStage:
         return headers
 
 
+class RouteParams:
+    """A route's sealed parameters: those in its path template (in order) and those in its query."""
+
+    __slots__ = ("path", "pattern", "query")
+
+    def __init__(self, pattern: re.Pattern[str], params: Sequence[UnsealParam]) -> None:
+        self.pattern = pattern
+        names = pattern.groupindex
+        self.path = tuple(sorted((p for p in params if p.param in names), key=lambda p: names[p.param]))
+        self.query = {p.param: p for p in params if p.param not in names}
+
+    def replace_path(self, path: str, convert: Callable[[UnsealParam, str], str]) -> str | None:
+        """``path`` with each sealed path parameter's value passed through ``convert``; None if it does not match."""
+        match = self.pattern.match(path)
+        if match is None:
+            return None
+        pieces: list[str] = []
+        end = 0
+        for param in self.path:
+            start, stop = match.span(param.param)
+            pieces += (path[end:start], convert(param, match.group(param.param)))
+            end = stop
+        return "".join([*pieces, path[end:]])
+
+
 class LinkResealer:
     """Seals a route's unsealed parameters again in the links its responses carry.
 
@@ -67,26 +92,17 @@ class LinkResealer:
     link is refused when followed.
     """
 
-    __slots__ = ("_path_params", "_pattern", "_query_params", "_sealer")
+    __slots__ = ("_params", "_sealer")
 
-    def __init__(self, sealer: RecordSealer, params: Sequence[UnsealParam], pattern: re.Pattern[str]) -> None:
+    def __init__(self, sealer: RecordSealer, params: RouteParams) -> None:
         self._sealer = sealer
-        self._pattern = pattern
-        names = set(pattern.groupindex)
-        self._path_params = sorted((p for p in params if p.param in names), key=lambda p: pattern.groupindex[p.param])
-        self._query_params = {p.param: p for p in params if p.param not in names}
+        self._params = params
 
     def path(self, path: str, identity: str) -> str:
-        match = self._pattern.match(path) if self._path_params else None
-        if match is None:
+        if not self._params.path:
             return path
-        pieces: list[str] = []
-        end = 0
-        for param in self._path_params:
-            start, stop = match.span(param.param)
-            pieces += (path[end:start], self._seal(param, match.group(param.param), identity))
-            end = stop
-        return "".join([*pieces, path[end:]])
+        resealed = self._params.replace_path(path, lambda param, raw: self._seal(param, raw, identity))
+        return path if resealed is None else resealed
 
     def url(self, text: str, identity: str, request_path: str, root_path: str) -> str:
         """A link or ``Location`` of this route with its raw IDs sealed again; others unchanged."""
@@ -96,16 +112,16 @@ class LinkResealer:
         absolute = parts.path if parts.path.startswith("/") else urljoin(root_path + request_path, parts.path)
         root = root_path if root_path and absolute.startswith(root_path) else ""
         path = absolute[len(root) :] or "/"
-        if not self._pattern.match(path):
+        if not self._params.pattern.match(path):
             return text
         pairs = self.query(parse_query(parts.query), identity) if parts.query else []
         query = encode_query(pairs) if parts.query else parts.query
         return urlunsplit(parts._replace(path=root + self.path(path, identity), query=query))
 
     def query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]]:
-        if not self._query_params:
+        params = self._params.query
+        if not params:
             return pairs
-        params = self._query_params
         return [(name, self._seal(params[name], value, identity) if name in params else value) for name, value in pairs]
 
     def _seal(self, param: UnsealParam, raw: str, identity: str) -> str:
