@@ -184,3 +184,13 @@ def test_shipped_policies_use_only_documented_keys(path: Path) -> None:
         warnings.simplefilter("ignore", UserWarning)
         Policy.from_dict(data)
     assert keys_of(data) - set(SECTIONS) <= documented_keys()
+
+
+def test_the_reference_example_is_a_valid_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = REFERENCE[REFERENCE.index("## Example") :]
+    toml = example[example.index("```toml") + len("```toml") : example.index("```", example.index("```toml") + 7)]
+    monkeypatch.setenv("SHIELD_TOKEN_SECRET", "a token secret of at least thirty-two bytes")
+    policy = Policy.from_dict(tomllib.loads(toml))
+    assert [route.path for route in policy.routes] == ["/users", "/users/{user_id:int}", "/internal/export"]
+    assert policy.detector.enabled
+    assert keys_of(tomllib.loads(toml)) - set(SECTIONS) <= documented_keys()
