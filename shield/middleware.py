@@ -88,6 +88,11 @@ class ShieldMiddleware:
         method: str = scope.get("method", "GET")
         quotas = gate.applicable(route_path(scope), method) if gate is not None else ()
         detector = self._detector
+        if not quotas and plan.admission is None and plan.pipeline is None and detector is None:
+            await self.app(scope, receive, send)  # an unmasked route nothing else applies to
+            if self._monitor.metrics is not None:
+                self._monitor.finished(plan.label, method, None, None)
+            return
         viewer_dependent = plan.pipeline is not None and plan.pipeline.viewer_dependent
         requester = None
         if quotas or plan.admission is not None or viewer_dependent or detector is not None:
