@@ -21,8 +21,9 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
 from shield._openapi import Operation, annotate_openapi
-from shield._plugin import CollectedRoute, QuotaDeclaration, collect_routes, install_middleware, quota, shield_route
+from shield._plugin import CollectedRoute, collect_routes, install_middleware
 from shield._plugin import extend_policy as _extend
+from shield._route_settings import QuotaDeclaration, quota, shield_route
 from shield.policy import Policy
 
 __all__ = ["extend_policy", "install", "quota", "shield_route"]

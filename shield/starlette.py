@@ -17,18 +17,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from shield._plugin import (
-    SETTINGS_ATTRIBUTE,
-    CollectedRoute,
-    QuotaDeclaration,
-    Rule,
-    collect_routes,
-    install_middleware,
-    quota,
-    route_settings,
-    shield_route,
-)
+from shield._plugin import CollectedRoute, collect_routes, install_middleware
 from shield._plugin import extend_policy as _extend
+from shield._route_settings import SETTINGS_ATTRIBUTE, QuotaDeclaration, Rule, quota, route_settings, shield_route
 from shield.policy import Policy
 
 __all__ = ["extend_policy", "install", "protected_route", "quota", "shield_route"]
