@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_mask_text import calibrate
+from benchmarks.timing import per_item_us
 from shield.quotas import Budget, Charge, Decision, MemoryStore, Rate, RedisStore
 
 TARGET_US = 10.0
@@ -57,16 +58,8 @@ def requests(n: int, salt: str = "") -> list[list[Charge]]:
     return out
 
 
-def per_call_us(fn: Callable[[list[Charge]], object], items: list[list[Charge]]) -> float:
-    """Best-of-rounds CPU microseconds per call (process time: other load does not count)."""
-    best = float("inf")
-    deadline = time.perf_counter() + BUDGET_S
-    while time.perf_counter() < deadline:
-        t0 = time.process_time()
-        for item in items:
-            fn(item)
-        best = min(best, (time.process_time() - t0) / len(items) * 1e6)
-    return best
+def per_call_us(fn: Callable[[Any], object], items: list[Any]) -> float:
+    return per_item_us(fn, items, BUDGET_S)
 
 
 def drive(coroutine: Coroutine[Any, Any, Decision]) -> Decision:

@@ -17,13 +17,13 @@ several rounds of CPU time; the whole run stays well under 30 s. The issue's tar
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from cryptography.fernet import Fernet
 
 from benchmarks.bench_mask_text import calibrate  # one calibration loop for every benchmark
+from benchmarks.timing import per_item_us
 from shield.tokens import CursorSealer, Keyring, RecordSealer, TokenCodec
 from shield.tokens.packing import pack, unpack
 
@@ -43,15 +43,7 @@ def cursors(n: int) -> list[dict[str, Any]]:
 
 
 def per_op_us(fn: Callable[[Any], object], items: list[Any]) -> float:
-    """Best-of-rounds CPU microseconds per item (process time: other load does not count)."""
-    best = float("inf")
-    deadline = time.perf_counter() + BUDGET_S
-    while time.perf_counter() < deadline:
-        t0 = time.process_time()
-        for item in items:
-            fn(item)
-        best = min(best, (time.process_time() - t0) / len(items) * 1e6)
-    return best
+    return per_item_us(fn, items, BUDGET_S)
 
 
 def main() -> None:
