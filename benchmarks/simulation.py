@@ -38,6 +38,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from benchmarks.scrapers import CLIENT_HEADER, Planned, Reply, Scraper
+from shield.clock import FrozenClock
 from shield.demo.app import DemoHeaderAuth
 from shield.middleware import ShieldMiddleware
 from shield.monitor import EVENT_LOGGER
@@ -79,17 +80,8 @@ SIMULATED_SLOW_SECONDS = 1e-6
 LEVELS = ("flag", "slow", "block")
 
 
-class SimulatedClock:
-    """Callable like :func:`time.time`; moves only when the driver moves it."""
-
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+# The simulated clock: shield's own hand-moved clock, advanced by the driver.
+SimulatedClock = FrozenClock
 
 
 class SimulationEdge:

@@ -11,8 +11,21 @@ import time
 from collections.abc import Callable
 from typing import TypeAlias
 
-__all__ = ["Clock", "system_clock"]
+__all__ = ["Clock", "FrozenClock", "system_clock"]
 
 Clock: TypeAlias = Callable[[], float]
 
 system_clock: Clock = time.time
+
+
+class FrozenClock:
+    """A clock moved by hand (tests, simulations): it returns ``now`` until advanced or set."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
