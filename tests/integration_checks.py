@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from asgi_client import refused
 
 from shield import Viewer
-from shield.problems import PROBLEM_CONTENT_TYPE
 
 Users = list[dict[str, Any]]
 ALICE = {"x-user": "alice"}
@@ -32,15 +32,6 @@ def viewer_from_header(scope: Any) -> Viewer | None:
         if name == b"x-user":
             return Viewer(id=value.decode())
     return None
-
-
-def refused(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    problem: dict[str, Any] = response.json()
-    assert problem["type"].endswith("/" + slug), problem
-    assert problem["status"] == status
-    return problem
 
 
 async def walk(

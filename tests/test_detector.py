@@ -10,10 +10,9 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
+from asgi_client import client_for
 from clocks import FrozenClock
 from paging_apps import build_paging_app, paging_policy, viewer_from_header
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -61,10 +60,6 @@ def shielded(store: QuotaStore, clock: FrozenClock, metrics: ShieldMetrics | Non
     return ShieldMiddleware(
         build_paging_app(), policy, viewer=viewer_from_header, quota_store=store, metrics=metrics, clock=clock
     )
-
-
-def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 def escalations(caplog: pytest.LogCaptureFixture) -> list[str]:

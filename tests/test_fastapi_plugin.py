@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from asgi_client import client_for, refused
 from clocks import FrozenClock
 from fastapi import APIRouter, Depends, FastAPI, Request
 
@@ -72,22 +72,10 @@ def build_app() -> FastAPI:
     return app
 
 
-def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
 def installed(app: FastAPI | None = None, policy: Policy | None = None) -> FastAPI:
     app = app or build_app()
     install(app, policy or file_policy(), clock=FrozenClock())
     return app
-
-
-def refused(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    problem: dict[str, Any] = response.json()
-    assert problem["type"].endswith("/" + slug)
-    return problem
 
 
 # --- enforcement ------------------------------------------------------------------------------

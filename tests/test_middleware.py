@@ -41,6 +41,7 @@ from apps import (
     policy_data,
     shielded,
 )
+from asgi_client import client_for
 from starlette.applications import Starlette
 
 from shield import Policy, ShieldMiddleware, Viewer
@@ -61,10 +62,6 @@ PROBLEM_TYPE = "https://shield.invalid/problems/response-not-maskable"
 @pytest.fixture
 def app(tmp_path: Path) -> Starlette:
     return build_starlette_app(tmp_path)
-
-
-def client_for(asgi: ASGIApp, **kwargs: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver", **kwargs)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 import logging
 from typing import Any
 
-import httpx
 import pytest
+from asgi_client import client_for
 from fastapi import FastAPI
 from fastapi.responses import Response
 
@@ -45,10 +45,6 @@ def build_app() -> FastAPI:
         return Response(b"\x00\x01", media_type="application/json", headers={"content-encoding": "br"})
 
     return app
-
-
-def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
 def events_of(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:

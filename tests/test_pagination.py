@@ -6,11 +6,11 @@ also checks what the app saw: native parameters, never a token.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from asgi_client import client_for, refused
 from clocks import FrozenClock
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,19 +22,6 @@ pytestmark = pytest.mark.anyio
 
 ALICE = {"x-user": "alice"}
 BOB = {"x-user": "bob"}
-
-
-def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
-def refused(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    problem: dict[str, Any] = response.json()
-    assert problem["type"].endswith("/" + slug)
-    assert problem["status"] == status
-    return problem
 
 
 def query_of(link: str) -> dict[str, list[str]]:

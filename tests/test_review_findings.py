@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
+from asgi_client import client_for
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -75,10 +75,6 @@ async def call(asgi: ASGIApp, *, path: str = "/", root_path: str = "", method: s
 
 def body_of(sent: list[Message]) -> bytes:
     return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-
-
-def client_for(asgi: ASGIApp) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://testserver")
 
 
 # --- leaks -----------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from asgi_client import client_for, refused
 from clocks import FrozenClock
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from shield import Policy, PolicyError
-from shield.problems import PROBLEM_CONTENT_TYPE
 from shield.starlette import extend_policy, install, protected_route, quota, shield_route
 
 pytestmark = pytest.mark.anyio
@@ -95,18 +94,6 @@ def installed(app: Starlette | None = None, policy: Policy | None = None) -> Sta
     app = app or build_app()
     install(app, policy or file_policy(), clock=FrozenClock())
     return app
-
-
-def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
-def refused(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    problem: dict[str, Any] = response.json()
-    assert problem["type"].endswith("/" + slug)
-    return problem
 
 
 async def test_route_settings_mask_their_route_only() -> None:
