@@ -9,6 +9,7 @@ from starlette.types import Scope
 
 from shield.admission import RouteAdmission, route_path, route_pattern
 from shield.clock import Clock, system_clock
+from shield.locations import LocationSealer
 from shield.masking.document import DocumentMasker
 from shield.pagination import PaginationStage, Paginator
 from shield.pipeline import MaskingStage, ResponsePipeline, ResponseStage
@@ -31,6 +32,7 @@ class RoutePlan:
     text_bodies: bool
     admission: RouteAdmission | None = None
     label: str = "*"  # the route template in metrics and events ("*": no [[route]] matched)
+    locations: LocationSealer | None = None  # set when some route has sealed parameters
 
 
 class CompiledPolicy:
@@ -47,9 +49,24 @@ class CompiledPolicy:
             keyring = Keyring(tokens.secrets, pending=tokens.pending, epoch_seconds=tokens.epoch_seconds, clock=clock)
             self.token_codec = TokenCodec(keyring, format=tokens.format)
             self.record_sealer = RecordSealer(self.token_codec, detailed_errors=tokens.detailed_errors)
-        self.default = RoutePlan(self._pipeline(None), policy.masking.text_bodies)
+        params = [
+            RouteParams(route_pattern(route.path, frozenset(param.param for param in route.unseal)), route.unseal)
+            for route in policy.routes
+        ]
+        resealers: list[LinkResealer | None] = [None] * len(params)
+        for index, route in enumerate(policy.routes):
+            if route.unseal:
+                assert self.record_sealer is not None  # the policy requires secrets for unseal rules
+                resealers[index] = LinkResealer(self.record_sealer, params[index])
+        everyone = tuple(filter(None, resealers))
+        self.default = RoutePlan(
+            self._pipeline(None),
+            policy.masking.text_bodies,
+            locations=LocationSealer(everyone, None) if everyone else None,
+        )
         self.routes: tuple[tuple[re.Pattern[str], frozenset[str] | None, RoutePlan], ...] = tuple(
-            self._route(route, clock) for route in policy.routes
+            self._route(route, params[index], resealers[index], everyone, clock)
+            for index, route in enumerate(policy.routes)
         )
 
     def plan_for(self, scope: Scope) -> RoutePlan:
@@ -61,13 +78,16 @@ class CompiledPolicy:
                     return plan
         return self.default
 
-    def _route(self, route: RoutePolicy, clock: Clock) -> tuple[re.Pattern[str], frozenset[str] | None, RoutePlan]:
-        pattern = route_pattern(route.path, frozenset(param.param for param in route.unseal))
-        params = RouteParams(pattern, route.unseal)
-        reseal = None
-        if route.unseal:
-            assert self.record_sealer is not None  # the policy requires secrets for unseal rules
-            reseal = LinkResealer(self.record_sealer, params)
+    def _route(
+        self,
+        route: RoutePolicy,
+        params: RouteParams,
+        reseal: LinkResealer | None,
+        everyone: tuple[LinkResealer, ...],
+        clock: Clock,
+    ) -> tuple[re.Pattern[str], frozenset[str] | None, RoutePlan]:
+        """``reseal`` seals the route's own parameters again; ``everyone`` holds every route's."""
+        pattern = params.pattern
         paginator = None
         if route.pagination is not None:
             settings = route.pagination
@@ -88,7 +108,9 @@ class CompiledPolicy:
         if paginator is not None or route.unseal:
             admission = RouteAdmission(params, paginator, self.record_sealer)
         pipeline = self._pipeline(route, paginator, reseal if paginator is None else None)
-        return pattern, route.methods, RoutePlan(pipeline, self.policy.masking.text_bodies, admission, route.path)
+        locations = LocationSealer(everyone, reseal) if everyone else None
+        plan = RoutePlan(pipeline, self.policy.masking.text_bodies, admission, route.path, locations)
+        return pattern, route.methods, plan
 
     def _pipeline(
         self, route: RoutePolicy | None, paginator: Paginator | None = None, reseal: LinkResealer | None = None

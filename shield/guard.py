@@ -23,7 +23,7 @@ from shield.monitor import Refusal
 from shield.pipeline import Exchange, ResponsePipeline
 from shield.problems import Problem, send_problem
 
-__all__ = ["ResponseGuard"]
+__all__ = ["ResponseGuard", "private_headers"]
 
 logger = logging.getLogger("shield")
 T = TypeVar("T")
@@ -170,7 +170,7 @@ class ResponseGuard:
         message = {**message, "headers": raw_headers}
         if status in (204, 304) or self._kind is BodyKind.OPAQUE:
             if self._pipeline.viewer_dependent:  # its headers (a 304 refreshes a cached body) are the caller's
-                message = {**message, "headers": _protected(raw_headers, self._vary_on)}
+                message = {**message, "headers": private_headers(raw_headers, self._vary_on)}
             self._mode = _Mode.FORWARD
             await self._send(message)
             return
@@ -187,7 +187,7 @@ class ResponseGuard:
             )
             return
         if self._pipeline.viewer_dependent:
-            raw_headers = _protected(raw_headers, self._vary_on)
+            raw_headers = private_headers(raw_headers, self._vary_on)
         self._start = {**message, "headers": raw_headers}
         if self._exchange.scope.get("method") == "HEAD":
             # The masked length is unknowable without the body, and no body may follow.
@@ -444,7 +444,7 @@ def _without_representation(headers: list[tuple[bytes, bytes]]) -> list[tuple[by
     return [(name, value) for name, value in headers if name.lower() not in _REPRESENTATION_HEADERS]
 
 
-def _protected(headers: list[tuple[bytes, bytes]], vary_on: tuple[str, ...]) -> list[tuple[bytes, bytes]]:
+def private_headers(headers: list[tuple[bytes, bytes]], vary_on: tuple[str, ...]) -> list[tuple[bytes, bytes]]:
     """Content that depends on who asks must never be served from a shared cache.
 
     Header names are compared case-insensitively: an app's ``Cache-Control: public`` must

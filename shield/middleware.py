@@ -6,14 +6,14 @@ import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shield.admission import RouteAdmission, route_path
 from shield.clock import Clock, system_clock
 from shield.compiled import CompiledPolicy, RoutePlan
 from shield.detector import Detector, Signals
 from shield.errors import ReplayedCursor, RequestRefused, TokenError
-from shield.guard import VARY_ON_VIEWER, ResponseGuard
+from shield.guard import VARY_ON_VIEWER, ResponseGuard, private_headers
 from shield.identity import ViewerResolver, viewer_from_scope
 from shield.metrics import ShieldMetrics
 from shield.monitor import Monitor, Refusal
@@ -89,14 +89,16 @@ class ShieldMiddleware:
         quotas = gate.applicable(route_path(scope), method) if gate is not None else ()
         detector = self._detector
         if not quotas and plan.admission is None and plan.pipeline is None and detector is None:
-            await self.app(scope, receive, send)  # an unmasked route nothing else applies to
+            # an unmasked route nothing else applies to
+            located = self._located(plan, scope, send, route_path(scope), lambda: _binding(self._requester(scope)))
+            await self.app(scope, receive, located)
             if self._monitor.metrics is not None:
                 self._monitor.finished(plan.label, method, None, None)
             return
         viewer_dependent = plan.pipeline is not None and plan.pipeline.viewer_dependent
         requester = None
         if quotas or plan.admission is not None or viewer_dependent or detector is not None:
-            requester = resolve_requester(scope, self._sources)
+            requester = self._requester(scope)
         exchange = Exchange(
             scope=scope, resolver=self._viewer, identity=_binding(requester), client_path=route_path(scope)
         )
@@ -111,7 +113,7 @@ class ShieldMiddleware:
         else:
             refusal = await self._watched(detector, serve, send, plan.label, requester, exchange)
         if refusal is not None and requester is None:  # events name who was refused (by pseudonym)
-            requester = resolve_requester(scope, self._sources)
+            requester = self._requester(scope)
         self._monitor.finished(plan.label, method, requester, refusal, exchange.masked)
 
     async def _watched(  # noqa: PLR0917  # the request's parts the detector reads, passed once
@@ -184,12 +186,15 @@ class ShieldMiddleware:
         pipeline = plan.pipeline
         if pipeline is None and (exchange.tally is not None or exchange.headers):
             pipeline = _NO_STAGES  # records to count or headers to add: the guard still runs
+        located = self._located(
+            plan, scope, send, exchange.client_path, lambda: exchange.identity or _binding(self._requester(scope))
+        )
         if pipeline is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, located)
             return None
         exchange.scope = scope = _inspectable(scope)
         guard = ResponseGuard(
-            send,
+            located,
             exchange,
             pipeline,
             text_bodies=plan.text_bodies,
@@ -199,6 +204,29 @@ class ShieldMiddleware:
         )
         await self.app(scope, receive, guard)
         return None
+
+    def _requester(self, scope: Scope) -> Requester:
+        return resolve_requester(scope, self._sources)
+
+    def _located(
+        self, plan: RoutePlan, scope: Scope, send: Send, request_path: str, identity: Callable[[], str]
+    ) -> Send:
+        """``send`` sealing the IDs of ``Location`` headers that name a sealed route (:mod:`shield.locations`)."""
+        locations = plan.locations
+        if locations is None:
+            return send
+        root_path: str = scope.get("root_path", "")
+        vary_on = self._vary_on
+
+        async def located(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                sealed = locations.headers(headers, identity, request_path, root_path)
+                if sealed is not headers:  # the location is the caller's own: never shared-cached
+                    message = {**message, "headers": private_headers(sealed, vary_on)}
+            await send(message)
+
+        return located
 
     async def _count_replay(self, admission: RouteAdmission, page: PageRequest | None) -> None:
         """A cursor may be used ``replay_limit`` times (counted in the quota store), then no more."""

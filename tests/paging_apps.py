@@ -54,6 +54,7 @@ def paging_policy(**overrides: Any) -> dict[str, Any]:
             {"path": "/export", "pagination": {"style": "offset"}},
             {"path": "/widgets/{widget_id}", "unseal": [{"param": "widget_id", "kind": "user"}]},
             {"path": "/things", "pagination": {"style": "offset"}},
+            {"path": "/signup", "masking": False},
         ],
         **overrides,
     }
@@ -146,6 +147,20 @@ def build_paging_app() -> FastAPI:
     def things(request: Request, offset: int = 0) -> dict[str, Any]:
         record(request)
         return {"items": [offset], "next": f"/things/?offset={offset + 1}"}
+
+    @app.post("/users")  # the policy's /users route only seals IDs in the body
+    def create_user(request: Request) -> JSONResponse:
+        record(request)
+        return JSONResponse({"created": True}, status_code=201, headers={"location": "/users/100031"})
+
+    @app.post("/signup")  # an unmasked route: nothing but locations to seal
+    def signup(request: Request) -> JSONResponse:
+        headers = {"location": "http://testserver/users/100032", "content-location": "/orders?buyer=100002"}
+        return JSONResponse({"welcome": True}, status_code=201, headers=headers)
+
+    @app.post("/notes")  # its location names no sealed route
+    def notes(request: Request) -> JSONResponse:
+        return JSONResponse({}, status_code=201, headers={"location": "/notes/100033", "cache-control": "max-age=5"})
 
     @app.get("/orders")
     def orders(request: Request, buyer: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ also checks what the app saw: native parameters, never a token.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -466,3 +467,27 @@ async def test_redirects_do_not_give_opened_ids_or_native_offsets_away() -> None
         followed = await client.get(moved.headers["location"], headers=ALICE)
     assert followed.json()["items"] == [1]
     assert all("cursor" not in dict(query) for _, query in app.state.seen)
+
+
+async def test_locations_naming_another_sealed_route_are_sealed_for_the_caller() -> None:
+    """A 201 Created on one route naming a record of a sealed route must not hand out its raw ID."""
+    shielded, app = shielded_paging_app()
+    async with client_for(shielded) as client:
+        created = await client.post("/users", headers=ALICE)  # a route with a pipeline of its own
+        signed_up = await client.post("/signup", headers=ALICE)  # a route shield does not inspect
+        note = await client.post("/notes", headers=ALICE)  # no sealed route named
+        assert created.status_code == signed_up.status_code == 201
+        for response in (created, signed_up):
+            assert "private" in response.headers["cache-control"]
+            assert not re.search(r"1000\d\d", response.headers["location"])
+        assert created.headers["location"].startswith("/users/")
+        assert signed_up.headers["location"].startswith("http://testserver/users/")
+        assert "100002" not in signed_up.headers["content-location"]
+        assert (await client.get(created.headers["location"], headers=ALICE)).json()["name"] == "user 100031"
+        assert (await client.get(signed_up.headers["location"], headers=ALICE)).json()["name"] == "user 100032"
+        opened = await client.get(signed_up.headers["content-location"], headers=ALICE)
+        assert opened.json() == {"buyer_seen_by_app": 100002}
+        refused(await client.get(created.headers["location"], headers=BOB), 400, "token-invalid")
+    assert note.headers["location"] == "/notes/100033"
+    assert note.headers["cache-control"] == "max-age=5"
+    assert ("/users/100031", []) in app.state.seen
