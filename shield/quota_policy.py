@@ -53,6 +53,7 @@ class QuotaSettings:
 
     store: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
     redis_prefix: str = "shield"
     max_keys: int = 1_000_000
     timeout: float = 0.05
@@ -80,6 +81,7 @@ def read_quota_settings(table: Table) -> QuotaSettings:
     settings = QuotaSettings(
         store=store,  # type: ignore[arg-type]  # checked by choice()
         redis_url=url or "redis://127.0.0.1:6379/0",
+        redis_cluster=table.value("redis_cluster", bool, False),
         redis_prefix=table.value("redis_prefix", str, "shield") or "shield",
         max_keys=table.positive_int("max_keys", 1_000_000),
         timeout=table.seconds("timeout", 0.05),

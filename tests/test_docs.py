@@ -77,6 +77,7 @@ EVERY_KEY: dict[str, Any] = {
     "quotas": {
         "store": "redis",
         "redis_url": "redis://127.0.0.1:6379/0",
+        "redis_cluster": True,
         "redis_prefix": "shield-docs",
         "max_keys": 1000,
         "timeout": 0.1,

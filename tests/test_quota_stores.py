@@ -1,5 +1,11 @@
 """One conformance suite for every quota store: the same expectations for memory and Redis.
 
+Redis means two backends, and every Redis test runs on both: the single server at
+127.0.0.1:6379 and a real three-primary Redis Cluster that conftest starts once per session on
+free loopback ports (``redis_cluster``). A last section holds what only a cluster can show:
+where the keys land, script reloads on every node, connection limits, and ``redis_cluster =
+true`` in a policy.
+
 Time: the memory store reads a FrozenClock; the Redis store reads the same clock through
 ``clock_from_client_for_tests`` (the value goes to the script in place of TIME), so tests move
 time by hand and never sleep, and the two stores can be compared decision by decision. The few
@@ -22,11 +28,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from asgi_client import client_for
 from clocks import FrozenClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from servers import RedisClusterServers
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
+from shield import Policy, ShieldMiddleware
+from shield.clock import system_clock
+from shield.quota_gate import build_store
 from shield.quotas import (
     Budget,
     Charge,
@@ -40,13 +56,17 @@ from shield.quotas import (
     QuotaStore,
     Rate,
     RedisStore,
+    ResilientStore,
     StoreUnavailable,
 )
 from shield.quotas.limits import to_us
+from shield.quotas.redis import SCRIPT
 
 pytestmark = pytest.mark.anyio
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+BACKENDS = ("redis", "cluster")  # the single server, and the session's Redis Cluster
+AnyRedis = Redis | RedisCluster
 T0 = 1_700_000_000.0  # a multiple of every slot width used below
 shared_fixture = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -68,15 +88,45 @@ class Harness:
         return await self.store.decide(charges, penalty=penalty, penalty_key=key)
 
 
-async def purge(client: Redis, prefix: str) -> None:
+@dataclass(frozen=True)
+class Backend:
+    """Where a Redis test runs: ``redis`` (one server) or ``cluster`` (three primaries)."""
+
+    name: str
+    url: str
+
+    @property
+    def cluster(self) -> bool:
+        return self.name == "cluster"
+
+    def client(self) -> AnyRedis:
+        """A client the test owns (a cluster client discovers the other nodes from this one)."""
+        if self.cluster:
+            return RedisCluster.from_url(self.url)
+        return Redis.from_pool(BlockingConnectionPool.from_url(self.url, max_connections=32))
+
+
+def backend_named(request: pytest.FixtureRequest, name: str) -> Backend:
+    """The backend ``name``; the cluster is started on first use, once per session."""
+    if name == "cluster":
+        return Backend(name, request.getfixturevalue("redis_cluster").url)
+    return Backend(name, REDIS_URL)
+
+
+async def purge(client: AnyRedis, prefix: str) -> None:
     keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
     if keys:
-        await client.delete(*keys)
+        await client.delete(*keys)  # one hash tag: on a cluster too, one slot
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return backend_named(request, request.param)
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[Redis]:
-    client = Redis.from_pool(BlockingConnectionPool.from_url(REDIS_URL, max_connections=32))
+async def redis_client(backend: Backend) -> AsyncIterator[AnyRedis]:
+    client = backend.client()
     yield client
     await client.aclose()
 
@@ -86,15 +136,17 @@ def prefix() -> str:
     return f"shield-test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def harness(request: pytest.FixtureRequest, redis_client: Redis, prefix: str) -> AsyncIterator[Harness]:
+@pytest.fixture(params=["memory", *BACKENDS])
+async def harness(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Harness]:
     clock = FrozenClock(T0)
     if request.param == "memory":
         yield Harness("memory", MemoryStore(clock=clock), clock)
         return
-    store = RedisStore(redis_client, prefix=prefix, clock_from_client_for_tests=clock)
-    yield Harness("redis", store, clock)
-    await purge(redis_client, prefix)
+    client = backend_named(request, request.param).client()
+    store = RedisStore(client, prefix=prefix, clock_from_client_for_tests=clock)
+    yield Harness(request.param, store, clock)
+    await purge(client, prefix)
+    await client.aclose()
 
 
 def fresh() -> str:
@@ -169,7 +221,7 @@ async def test_distinct_takes_thousands_of_members_in_one_charge(harness: Harnes
     page = tuple(f"record-{i}" for i in range(6000))
     first = await harness.decide(Charge("k", distinct, members=page))
     assert first.allowed
-    if approximate and harness.name == "redis":
+    if approximate and harness.name != "memory":
         assert 3900 <= first.outcomes[0].remaining <= 4100  # HyperLogLog's estimate
     else:
         assert first.outcomes[0].remaining == 4000  # exact (memory is always exact)
@@ -394,7 +446,7 @@ steps = st.lists(
 @shared_fixture
 @given(steps)
 async def test_memory_and_redis_make_the_same_decisions(
-    redis_client: Redis, prefix: str, plan: list[tuple[int, list[tuple[int, str, int, set[str], bool, bool]], bool]]
+    redis_client: AnyRedis, prefix: str, plan: list[tuple[int, list[tuple[int, str, int, set[str], bool, bool]], bool]]
 ) -> None:
     clock = FrozenClock(T0)
     memory = MemoryStore(clock=clock)
@@ -421,7 +473,7 @@ async def test_memory_and_redis_make_the_same_decisions(
 # --- Redis only: real time, scripts, keys, approximation, failures --------------------------------------------
 
 
-async def test_redis_time_is_the_servers_and_short_windows_really_expire(redis_client: Redis, prefix: str) -> None:
+async def test_redis_time_is_the_servers_and_short_windows_really_expire(redis_client: AnyRedis, prefix: str) -> None:
     store = RedisStore(redis_client, prefix=prefix)
     rate, budget = Rate(2, 0.4), Budget(1, 0.2, slots=2)
     first = await store.decide([Charge("k", rate), Charge("k", budget)])
@@ -438,7 +490,7 @@ async def test_redis_time_is_the_servers_and_short_windows_really_expire(redis_c
     await purge(redis_client, prefix)
 
 
-async def test_redis_reloads_its_script_after_a_script_flush(redis_client: Redis, prefix: str) -> None:
+async def test_redis_reloads_its_script_after_a_script_flush(redis_client: AnyRedis, prefix: str) -> None:
     store = RedisStore(redis_client, prefix=prefix)
     assert (await store.decide([Charge("k", Rate(3, 60.0))])).allowed
     await redis_client.script_flush()
@@ -448,7 +500,7 @@ async def test_redis_reloads_its_script_after_a_script_flush(redis_client: Redis
     await purge(redis_client, prefix)
 
 
-async def test_redis_keys_share_one_hash_tag_and_all_expire(redis_client: Redis, prefix: str) -> None:
+async def test_redis_keys_share_one_hash_tag_and_all_expire(redis_client: AnyRedis, prefix: str) -> None:
     store = RedisStore(redis_client, prefix=prefix, hash_tag="route-a")
     rate = Rate(1, 60.0)
     await store.decide(
@@ -476,7 +528,7 @@ async def test_redis_keys_share_one_hash_tag_and_all_expire(redis_client: Redis,
     await purge(redis_client, prefix)
 
 
-async def test_redis_approximate_distinct_lands_near_its_limit(redis_client: Redis, prefix: str) -> None:
+async def test_redis_approximate_distinct_lands_near_its_limit(redis_client: AnyRedis, prefix: str) -> None:
     store = RedisStore(redis_client, prefix=prefix)
     distinct = Distinct(200, 3600.0, approximate=True)
     first = await store.decide([Charge("k", distinct, members=tuple(f"rec-{i}" for i in range(150)))])
@@ -492,18 +544,19 @@ async def test_redis_approximate_distinct_lands_near_its_limit(redis_client: Red
     await purge(redis_client, prefix)
 
 
-async def test_redis_outage_raises_store_unavailable_with_the_cause() -> None:
-    store = RedisStore(url="redis://127.0.0.1:1/0")
+@pytest.mark.parametrize("cluster", [False, True], ids=["redis", "cluster"])
+async def test_redis_outage_raises_store_unavailable_with_the_cause(cluster: bool) -> None:
+    store = RedisStore(url="redis://127.0.0.1:1/0", cluster=cluster)
     with pytest.raises(StoreUnavailable) as caught:
         await store.decide([Charge("k", Rate(1, 1.0))])
     assert caught.value.__cause__ is not None
     await store.aclose()
 
 
-async def test_redis_closes_only_the_client_it_created(redis_client: Redis, prefix: str) -> None:
+async def test_redis_closes_only_the_client_it_created(backend: Backend, redis_client: AnyRedis, prefix: str) -> None:
     await RedisStore(redis_client, prefix=prefix).aclose()
     assert await redis_client.ping()
-    owned = RedisStore(url=REDIS_URL, prefix=prefix)
+    owned = RedisStore(url=backend.url, cluster=backend.cluster, prefix=prefix)
     assert (await owned.decide([Charge("k", Rate(1, 1.0))])).allowed
     await owned.aclose()
     del owned
@@ -519,6 +572,193 @@ def test_redis_store_names_the_extra_when_redis_py_is_missing(monkeypatch: pytes
     for bad in ({"hash_tag": "{x}"}, {"prefix": "a{b}"}, {"prefix": ""}):
         with pytest.raises(ValueError, match="braces"):
             RedisStore(**bad)
+
+
+def test_redis_store_refuses_settings_it_cannot_honour() -> None:
+    with pytest.raises(ValueError, match="db"):
+        RedisStore(url="redis://127.0.0.1:6379/3", cluster=True)  # a cluster has only database 0
+    with pytest.raises(ValueError, match="max_connections"):
+        RedisStore(max_connections=0)
+
+
+# --- Redis Cluster only: slots, script reloads on every node, connections, the policy key --------------------
+
+SHA = hashlib.sha1(SCRIPT, usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+async def cluster_client(redis_cluster: RedisClusterServers) -> AsyncIterator[RedisCluster]:
+    client = RedisCluster.from_url(redis_cluster.url)
+    await client.initialize()  # the slot map, so the test can ask which node owns a key
+    yield client
+    await client.aclose()
+
+
+def keys_by_port(cluster: RedisClusterServers, prefix: str) -> dict[int, set[str]]:
+    """Each node's keys under ``prefix``, asked of the node itself (not routed by a client)."""
+    found: dict[int, set[str]] = {}
+    for node in cluster.nodes:
+        with node.client(decode_responses=True) as client:
+            found[node.port] = set(client.scan_iter(match=f"{prefix}:*", count=1000))
+    return found
+
+
+async def test_cluster_keys_of_one_decision_share_one_slot_on_the_node_that_owns_it(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster, prefix: str
+) -> None:
+    store = RedisStore(cluster_client, prefix=prefix)
+    rate, penalty = Rate(1, 60.0), Penalty(strikes=2, within=60.0, block=60.0)
+    first = await store.decide(
+        [
+            Charge("user:a", rate),
+            Charge("user:a", Budget(10, 60.0)),
+            Charge("ip:b", rate),
+            Charge("key:c", Distinct(5, 60.0), members=("r1", "r2")),
+            Charge("key:d", Distinct(5, 60.0, approximate=True), members=("r1",)),
+            Charge("token:e", Counter(2, 60.0)),
+        ],
+        penalty=penalty,
+        penalty_key="who",
+    )
+    assert first.allowed
+    assert not (await store.decide([Charge("user:a", rate)], penalty=penalty, penalty_key="who")).allowed  # a strike
+    for _ in range(2):  # two strikes for "bot": blocked (its strikes list gives way to the block)
+        await store.decide([Charge("ip:b", rate)], penalty=penalty, penalty_key="bot")
+    slot = cluster_client.keyslot(store.key("r", "user:a"))
+    owner = cluster_client.get_node_from_key(store.key("r", "user:a"))
+    found = keys_by_port(redis_cluster, prefix)
+    keys = found.pop(owner.port)
+    assert found == {port: set() for port in found}  # two other primaries, none of this store's keys
+    expected = {store.key(k, key) for k, key in (("r", "user:a"), ("b", "user:a"), ("r", "ip:b"), ("d", "key:c"))}
+    expected |= {store.key("c", "token:e"), store.key("s", "who"), store.key("x", "bot")}
+    assert expected <= keys
+    assert len(keys - expected) == 1  # the approximate Distinct's key, named inside the script
+    assert next(iter(keys - expected)).startswith(store.key("h", "key:d:"))
+    with redis_cluster.nodes[0].client() as node:
+        assert {node.execute_command("CLUSTER KEYSLOT", key) for key in keys} == {slot}  # the server's own hash
+    await purge(cluster_client, prefix)
+
+
+async def test_cluster_stores_with_different_hash_tags_land_on_different_nodes(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster, prefix: str
+) -> None:
+    """Sharding by store: one tag is one slot, so several tags can spread over the primaries."""
+    home = cluster_client.get_node_from_key("{shield}")
+    other_tag = next(f"shard-{i}" for i in range(100) if cluster_client.get_node_from_key(f"{{shard-{i}}}") != home)
+    stores = [RedisStore(cluster_client, prefix=prefix), RedisStore(cluster_client, prefix=prefix, hash_tag=other_tag)]
+    for store in stores:
+        assert (await store.decide([Charge("k", Rate(1, 60.0))])).allowed
+        assert not (await store.decide([Charge("k", Rate(1, 60.0))])).allowed  # each store counts on its own
+    found = keys_by_port(redis_cluster, prefix)
+    assert found[home.port] == {stores[0].key("r", "k")}
+    assert stores[1].key("r", "k") in set().union(*found.values()) - found[home.port]
+    await purge(cluster_client, prefix)
+
+
+async def test_cluster_reloads_its_script_on_the_owning_node_after_a_script_flush_on_every_node(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster, prefix: str
+) -> None:
+    store = RedisStore(cluster_client, prefix=prefix)
+    assert (await store.decide([Charge("k", Rate(3, 60.0))])).allowed
+    owner = cluster_client.get_node_from_key(store.key("r", "k"))
+    for node in redis_cluster.nodes:
+        with node.client() as client:
+            assert client.script_flush()
+            assert client.script_exists(SHA) == [False]
+    after = await store.decide([Charge("k", Rate(3, 60.0))])
+    assert after.allowed
+    assert after.outcomes[0].remaining == 1  # same state, same script: only the cache was lost
+    with next(node for node in redis_cluster.nodes if node.port == owner.port).client() as client:
+        assert client.script_exists(SHA) == [True]  # the node that owns the slot knows it again
+        evals = client.info("commandstats")["cmdstat_eval"]["calls"]
+        assert (await store.decide([Charge("k", Rate(3, 60.0))])).outcomes[0].remaining == 0
+        assert client.info("commandstats")["cmdstat_eval"]["calls"] == evals  # back to EVALSHA alone
+    await purge(cluster_client, prefix)
+
+
+async def test_cluster_store_queues_decisions_beyond_its_connections(
+    redis_cluster: RedisClusterServers, prefix: str
+) -> None:
+    """redis-py's cluster client raises past max_connections per node; the store waits instead."""
+    client = RedisCluster.from_url(redis_cluster.url, max_connections=4)
+    store = RedisStore(client, prefix=prefix, max_connections=4)
+    try:
+        decisions = await asyncio.gather(*(store.decide([Charge("hot", Budget(50, 3600.0))]) for _ in range(200)))
+        await purge(client, prefix)
+    finally:
+        await client.aclose()
+    assert sum(d.allowed for d in decisions) == 50
+
+
+async def test_cluster_store_takes_a_burst_on_a_client_that_has_not_met_the_cluster_yet(
+    redis_cluster: RedisClusterServers, prefix: str
+) -> None:
+    """A cold redis-py cluster client used concurrently races inside redis-py; the store prevents it."""
+    for _ in range(10):
+        client = RedisCluster.from_url(redis_cluster.url)
+        store = RedisStore(client, prefix=prefix)
+        try:
+            decisions = await asyncio.gather(*(store.decide([Charge(fresh(), Rate(1, 60.0))]) for _ in range(64)))
+            await purge(client, prefix)
+        finally:
+            await client.aclose()
+        assert all(d.allowed for d in decisions)
+
+
+def cluster_policy(cluster: RedisClusterServers, prefix: str) -> Policy:
+    return Policy.from_dict(
+        {
+            "quota": [{"name": "burst", "limit": 2, "window": 60, "routes": ["/items"]}],
+            # A generous timeout: the first decision also discovers the cluster (CLUSTER SLOTS).
+            "quotas": {
+                "store": "redis",
+                "redis_cluster": True,
+                "redis_url": cluster.url,
+                "redis_prefix": prefix,
+                "timeout": 5,
+            },
+            "secrets": {"hash_key": "0123456789abcdef0123"},
+        }
+    )
+
+
+async def test_a_policy_with_redis_cluster_builds_a_store_on_the_cluster(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster, prefix: str
+) -> None:
+    policy = cluster_policy(redis_cluster, prefix)
+    assert policy.quotas.redis_cluster
+    assert not Policy.from_dict({}).quotas.redis_cluster  # off by default
+    store = build_store(policy.quotas, system_clock)
+    assert isinstance(store, ResilientStore)
+    assert isinstance(store.primary, RedisStore)
+    try:
+        decision = await store.decide([Charge("k", Rate(1, 60.0))])
+    finally:
+        await store.aclose()
+    assert decision.allowed
+    assert not decision.degraded  # decided on the cluster, not by the local fallback
+    assert await cluster_client.exists(store.primary.key("r", "k")) == 1
+    await purge(cluster_client, prefix)
+
+
+async def test_the_middleware_counts_a_request_on_the_cluster_its_policy_names(
+    cluster_client: RedisCluster, redis_cluster: RedisClusterServers, prefix: str
+) -> None:
+    async def items(request: Request) -> JSONResponse:
+        return JSONResponse([{"id": 1}])
+
+    app = ShieldMiddleware(Starlette(routes=[Route("/items", items)]), cluster_policy(redis_cluster, prefix))
+    gate = app._quotas  # the middleware leaves its store open (until the process ends): the test closes it
+    assert gate is not None
+    try:
+        async with client_for(app) as client:
+            statuses = [(await client.get("/items", headers={"x-api-key": "k1"})).status_code for _ in range(3)]
+    finally:
+        await gate.store.aclose()
+    assert statuses == [200, 200, 429]  # a failing cluster would answer 503 (outage = "closed")
+    keys = [key.decode() async for key in cluster_client.scan_iter(match=f"{prefix}:{{shield}}:r:burst|*")]
+    assert sorted(key.split("|")[2] for key in keys) == ["api_key", "network"]  # the Rates, in the cluster
+    await purge(cluster_client, prefix)
 
 
 # --- memory only: bounded keys, idle expiry, footprint ----------------------------------------------------

@@ -8,10 +8,7 @@ port (no persistence) and kills it at the end; nothing here mocks Redis. The Res
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -19,6 +16,7 @@ import pytest
 from clocks import FrozenClock
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from servers import RedisServer
 
 from shield.quotas import Charge, MemoryStore, Penalty, Rate, RedisStore, ResilientStore, StoreUnavailable
 
@@ -30,52 +28,6 @@ RATE = Rate(2, 60.0)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A throwaway redis-server on a loopback port: start, kill, freeze, thaw."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-            self.process = None
-
-    def signal(self, sig: signal.Signals) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, sig)
 
 
 @pytest.fixture

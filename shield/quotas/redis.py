@@ -2,8 +2,10 @@
 
 The whole decision is one Lua script (``decide.lua``, shipped as package data): Redis runs it
 atomically, so workers racing on one key can never over-admit, and all-or-nothing needs no
-locks or retries. The script is loaded once by its SHA1 and called with EVALSHA; when the
-server forgot it (restart, SCRIPT FLUSH, failover) the store loads it again and retries once.
+locks or retries. The script is called by its SHA1 with EVALSHA; when the server does not know
+it (first use, restart, SCRIPT FLUSH, failover) the store sends it once with EVAL, which runs it
+and caches it again on the node that holds the keys (on Redis Cluster, EVAL is routed by its keys
+just like EVALSHA, so the script always reaches the node that owns the slot).
 
 Time is the server's ``TIME``, read inside the script: workers' clocks never matter. (Redis 7
 replicates a script's effects, not the script, so reading TIME before writing is allowed; on
@@ -16,10 +18,17 @@ approximate Distinct (``…:h:<key>:<slot>``, one HyperLogLog per slot), ``c`` C
 ``s`` penalty strikes (a list) and ``x`` penalty block (a string). Every key has a PEXPIRE, so
 idle keys vanish by themselves. The hash tag puts every key in one Redis Cluster slot (a
 multi-key script requires it): see the docs for sharding with several tags.
+
+On Redis Cluster (a ``redis.asyncio.cluster.RedisCluster`` client, or ``cluster=True``) every
+decision of one store goes to the one primary that owns its slot. redis-py's cluster client has no
+blocking pool (past ``max_connections`` per node it raises), so the store itself queues decisions
+beyond ``max_connections`` in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
@@ -42,10 +51,12 @@ from shield.quotas.store import (
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
 __all__ = ["SCRIPT", "RedisStore"]
 
 SCRIPT = files("shield.quotas").joinpath("decide.lua").read_bytes()
+_SOURCE = SCRIPT.decode()
 _SHA = hashlib.sha1(SCRIPT, usedforsecurity=False).hexdigest()
 _US = 1_000_000
 
@@ -69,21 +80,27 @@ def _encode(spec: Quota) -> tuple[str, int, int, int, int]:
 class RedisStore:
     """Shared :class:`~shield.quotas.store.QuotaStore` on Redis (``pip install 'asgi-shield[redis]'``).
 
-    Pass your own ``redis.asyncio.Redis`` (its connection pool is used, and it is yours to
-    close; give it a ``BlockingConnectionPool``, as redis-py's default pool fails requests beyond
-    its ``max_connections``) or a ``url`` (the store then owns a client with a blocking pool of
-    ``max_connections`` and closes it in :meth:`aclose`).
+    Pass your own client, ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster`` (it
+    is used as it is, and it is yours to close), or a ``url``: the store then owns a client and
+    closes it in :meth:`aclose`, a ``Redis`` with a blocking pool of ``max_connections``, or with
+    ``cluster=True`` a ``RedisCluster`` discovered from that node, with ``max_connections`` per
+    node. Give a ``Redis`` of your own a ``BlockingConnectionPool``: redis-py's default pool fails
+    requests beyond its ``max_connections``. On a cluster the store queues decisions beyond
+    ``max_connections`` itself, so give a ``RedisCluster`` of your own at least that many
+    connections per node (redis-py's default, 100, is more than the store's 64).
     ``clock_from_client_for_tests`` replaces Redis TIME with a worker clock so tests can move
     time by hand; never use it in production, where workers' clocks disagree.
 
     >>> store = RedisStore(url="redis://127.0.0.1:6379/0", prefix="myapp")  # doctest: +SKIP
+    >>> shared = RedisStore(url="redis://10.0.0.5:7000", cluster=True)  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        client: Redis | None = None,
+        client: Redis | RedisCluster | None = None,
         *,
         url: str = "redis://127.0.0.1:6379/0",
+        cluster: bool = False,
         prefix: str = "shield",
         hash_tag: str = "shield",
         max_connections: int = 64,
@@ -91,23 +108,38 @@ class RedisStore:
     ) -> None:
         try:
             from redis import asyncio as aioredis  # noqa: PLC0415 -- optional backend, imported on use
-            from redis.exceptions import NoScriptError, RedisError  # noqa: PLC0415
+            from redis.asyncio.cluster import RedisCluster  # noqa: PLC0415
+            from redis.exceptions import NoScriptError, RedisClusterException, RedisError  # noqa: PLC0415
         except ImportError as exc:
             raise MissingBackend("RedisStore needs redis-py: pip install 'asgi-shield[redis]'") from exc
         if not prefix or not hash_tag or any(c in prefix + hash_tag for c in "{}"):
             # Redis hashes the first {...} of a key: a brace in the prefix would steal the tag.
             raise ValueError("RedisStore needs a non-empty prefix and hash_tag, neither with braces")
+        if max_connections < 1:
+            raise ValueError("RedisStore needs max_connections >= 1")
         self._owns_client = client is None
-        if client is None:
+        if client is None and cluster:
+            try:
+                client = RedisCluster.from_url(url, max_connections=max_connections)
+            except RedisClusterException as exc:  # e.g. a database other than 0, a unix socket
+                raise ValueError(f"RedisStore cannot use this url for a Redis Cluster: {exc}") from exc
+        elif client is None:
             # A blocking pool: a burst beyond max_connections waits for a connection (bounded by
             # ResilientStore's timeout) instead of failing with "Too many connections".
             pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections)
             client = aioredis.Redis.from_pool(pool)
-        self._client: Redis = client
+        self._client: Redis | RedisCluster = client
+        self._cluster = client if isinstance(client, RedisCluster) else None
+        # A cluster client raises MaxConnectionsError past its per-node limit instead of waiting,
+        # and all of this store's keys live on one node: decisions beyond the limit wait here.
+        self._in_flight: contextlib.AbstractAsyncContextManager[None] = (
+            asyncio.Semaphore(max_connections) if self._cluster is not None else contextlib.nullcontext()
+        )
         self._namespace = f"{prefix}:{{{hash_tag}}}:"
         self._test_clock = clock_from_client_for_tests
         self._no_script: type[Exception] = NoScriptError
-        self._redis_error: type[Exception] = RedisError
+        # RedisClusterException ("cannot be connected", "slot not covered") is not a RedisError.
+        self._unavailable: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 
     def key(self, kind: str, key: str) -> str:
         """The Redis key of a caller's ``key`` for quotas of ``kind`` (see the module docstring)."""
@@ -149,14 +181,21 @@ class RedisStore:
         return make_decision(reply[1] == 1, tuple(outcomes), refused_by, reply[0] / _US, blocked_for=reply[3] / _US)
 
     async def _run(self, keys: list[str], args: list[str]) -> list[int]:
-        """EVALSHA, loading the script when the server does not know it (once per call at most)."""
+        """EVALSHA; EVAL (which caches the script again) when the server does not know it."""
         try:
-            try:
-                reply = await self._client.evalsha(_SHA, len(keys), *keys, *args)
-            except self._no_script:
-                await self._client.script_load(SCRIPT)
-                reply = await self._client.evalsha(_SHA, len(keys), *keys, *args)
-        except (self._redis_error, OSError) as exc:
+            async with self._in_flight:
+                if self._cluster is not None:
+                    # An async cluster client must know the slot map before it is used
+                    # concurrently: concurrent first commands race inside redis-py (seen with 8.1:
+                    # AttributeError on a half-open connection). Once it is known, a no-op.
+                    await self._cluster.initialize()
+                try:
+                    reply = await self._client.evalsha(_SHA, len(keys), *keys, *args)
+                except self._no_script:
+                    # EVAL is routed like EVALSHA (on a cluster: by its keys' slot), so the script
+                    # reaches the very node that missed it. Both run the same atomic script once.
+                    reply = await self._client.eval(_SOURCE, len(keys), *keys, *args)
+        except self._unavailable as exc:
             raise StoreUnavailable(f"redis did not answer the quota decision: {exc}") from exc
         return [int(x) for x in reply.split()]
 
