@@ -235,7 +235,12 @@ def build_store(settings: QuotaSettings, clock: Clock) -> QuotaStore:
     if settings.store == "memory":
         return memory
     # While Redis is down, a bounded local store decides for quotas whose outage is "open".
-    primary = RedisStore(url=settings.redis_url, cluster=settings.redis_cluster, prefix=settings.redis_prefix)
+    primary = RedisStore(
+        url=settings.redis_url,
+        cluster=settings.redis_cluster,
+        prefix=settings.redis_prefix,
+        hash_tag=settings.redis_hash_tag,
+    )
     return ResilientStore(primary, memory, timeout=settings.timeout, retry_after=settings.retry_after, clock=clock)
 
 

@@ -55,6 +55,7 @@ class QuotaSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_cluster: bool = False
     redis_prefix: str = "shield"
+    redis_hash_tag: str = "shield"
     max_keys: int = 1_000_000
     timeout: float = 0.05
     retry_after: float = 1.0
@@ -82,7 +83,8 @@ def read_quota_settings(table: Table) -> QuotaSettings:
         store=store,  # type: ignore[arg-type]  # checked by choice()
         redis_url=url or "redis://127.0.0.1:6379/0",
         redis_cluster=table.value("redis_cluster", bool, False),
-        redis_prefix=table.value("redis_prefix", str, "shield") or "shield",
+        redis_prefix=_key_part(table, "redis_prefix"),
+        redis_hash_tag=_key_part(table, "redis_hash_tag"),
         max_keys=table.positive_int("max_keys", 1_000_000),
         timeout=table.seconds("timeout", 0.05),
         retry_after=table.seconds("retry_after", 1.0),
@@ -151,3 +153,11 @@ def _spec(table: Table, kind: QuotaKind) -> Quota:
         return Distinct(limit, window, approximate=approximate)
     except ValueError as exc:
         raise PolicyError(table.key_path("limit"), str(exc)) from exc
+
+
+def _key_part(table: Table, key: str) -> str:
+    """A piece of every Redis key: Redis hashes the first ``{...}`` of a key, so no braces."""
+    value = table.value(key, str, "shield")
+    if not value or "{" in value or "}" in value:
+        raise PolicyError(table.key_path(key), f"must be a non-empty string without braces, got {value!r}")
+    return value

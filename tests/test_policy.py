@@ -275,6 +275,8 @@ def test_identity_sources_compile() -> None:
         ({"quotas": {"store": "redis"}}, "secrets.hash_key: required by quotas.store = 'redis'"),
         ({"quotas": {"headers": "sometimes"}}, "quotas.headers: unknown value 'sometimes'"),
         ({"quotas": {"redis_cluster": "yes"}}, "quotas.redis_cluster: expected a boolean"),
+        ({"quotas": {"redis_prefix": "app{1}"}}, "quotas.redis_prefix: must be a non-empty string without braces"),
+        ({"quotas": {"redis_hash_tag": ""}}, "quotas.redis_hash_tag: must be a non-empty string without braces"),
         ({"quotas": {"penalty": {"strikes": 0}}}, "quotas.penalty.strikes: must be a positive integer"),
         ({"quotas": {"penalty": {"strike": 3}}}, "quotas.penalty.strike: unknown key (did you mean 'strikes'?)"),
     ],

@@ -715,6 +715,7 @@ def cluster_policy(cluster: RedisClusterServers, prefix: str) -> Policy:
                 "redis_cluster": True,
                 "redis_url": cluster.url,
                 "redis_prefix": prefix,
+                "redis_hash_tag": "shop",  # one app's own slot on a shared cluster
                 "timeout": 5,
             },
             "secrets": {"hash_key": "0123456789abcdef0123"},
@@ -737,7 +738,9 @@ async def test_a_policy_with_redis_cluster_builds_a_store_on_the_cluster(
         await store.aclose()
     assert decision.allowed
     assert not decision.degraded  # decided on the cluster, not by the local fallback
-    assert await cluster_client.exists(store.primary.key("r", "k")) == 1
+    key = store.primary.key("r", "k")
+    assert key.startswith(f"{prefix}:{{shop}}:")
+    assert await cluster_client.exists(key) == 1
     await purge(cluster_client, prefix)
 
 
@@ -756,7 +759,7 @@ async def test_the_middleware_counts_a_request_on_the_cluster_its_policy_names(
     finally:
         await gate.store.aclose()
     assert statuses == [200, 200, 429]  # a failing cluster would answer 503 (outage = "closed")
-    keys = [key.decode() async for key in cluster_client.scan_iter(match=f"{prefix}:{{shield}}:r:burst|*")]
+    keys = [key.decode() async for key in cluster_client.scan_iter(match=f"{prefix}:{{shop}}:r:burst|*")]
     assert sorted(key.split("|")[2] for key in keys) == ["api_key", "network"]  # the Rates, in the cluster
     await purge(cluster_client, prefix)
 
