@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from itertools import pairwise
 
 import pytest
@@ -10,7 +11,15 @@ from hypothesis import strategies as st
 from strategies import card_numbers, id_numbers
 
 from benchmarks.build_phone_corpus import country_code_table
-from shield.masking.detectors import Span, candidate_starts, find_spans, is_id_number, luhn_valid
+from shield.masking.detectors import (
+    TIMESTAMP,
+    TIMESTAMP_LENGTHS,
+    Span,
+    candidate_starts,
+    find_spans,
+    is_id_number,
+    luhn_valid,
+)
 from shield.masking.phones import NATIONAL_LENGTHS, country_code_of
 
 
@@ -135,3 +144,18 @@ def test_country_code_table_matches_libphonenumber() -> None:
 def test_candidates_skip_what_cannot_hold_personal_data(text: str, candidates: list[str]) -> None:
     """The regex rejects in C the runs ``find_spans`` would reject in Python: short ones, ISO dates."""
     assert [m.group() for m in candidate_starts(text)] == candidates
+
+
+@given(st.from_regex(TIMESTAMP, fullmatch=True))
+def test_whole_timestamps_hold_nothing_to_find(text: str) -> None:
+    """The walk skips the strings ``TIMESTAMP`` matches whole: ``find_spans`` must find nothing in them."""
+    assert len(text) in TIMESTAMP_LENGTHS
+    assert find_spans(text) == []
+
+
+@pytest.mark.parametrize("timespec", ["seconds", "milliseconds", "microseconds"])
+@pytest.mark.parametrize("zone", [None, UTC, timezone(timedelta(hours=-5, minutes=-30))])
+def test_timestamp_matches_what_apis_write(timespec: str, zone: tzinfo | None) -> None:
+    text = datetime(2023, 3, 5, 21, 15, 5, 120000, tzinfo=zone).isoformat(timespec=timespec)
+    assert TIMESTAMP.fullmatch(text)
+    assert TIMESTAMP.fullmatch(text.replace("+00:00", "Z"))

@@ -78,6 +78,7 @@ EVERY_KEY: dict[str, Any] = {
         "store": "redis",
         "redis_url": "redis://127.0.0.1:6379/0",
         "redis_cluster": True,
+        "redis_hash_tag": "shop",
         "redis_prefix": "shield-docs",
         "max_keys": 1000,
         "timeout": 0.1,

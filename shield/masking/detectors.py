@@ -59,6 +59,17 @@ _CANDIDATE: Final = re.compile(
     f"[{_PLUS}{_OPEN}]?[{_DIGIT}]*"
     f"(?:(?:[{_JOIN}][{_OPEN}]?|[{_CLOSE}][{_JOIN}]?|[{_OPEN}])[{_DIGIT}]+)*[{_CLOSE}]?"
 )
+# An ISO 8601 timestamp as APIs write it ("2023-03-05T21:15:05Z", "...:05.123+08:00"), the
+# commonest digit string in JSON. ``find_spans`` finds nothing in a whole one, so a caller may
+# skip it: the date is an ISO date, and the time's digits only form runs of four ("05-05" in
+# "21:15:05-05:00") or runs glued to a time ("05.123" after "21:15:"), which it rejects (a test
+# checks this). A ``fullmatch`` costs less than the candidate scan's stops at 14 or more digits;
+# only strings of these lengths are worth one.
+TIMESTAMP: Final = re.compile(
+    r"(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]{3}|\.[0-9]{6})?(?:Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+TIMESTAMP_LENGTHS: Final = frozenset(19 + fraction + zone for fraction in (0, 4, 7) for zone in (0, 1, 6))
 # The commonest digit runs that are never personal data, rejected before any parsing: ISO,
 # European and US dates, and decimals such as prices.
 _OBVIOUSLY_NOT: Final = re.compile(

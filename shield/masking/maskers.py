@@ -31,6 +31,7 @@ _DIGIT: Final = re.compile(r"\d")
 _LETTER: Final = re.compile(r"[^\W\d_]")
 _ASCII_NON_DIGITS: Final = bytes(c for c in range(128) if not chr(c).isdecimal())  # bytes.translate deletes these
 _STAR_ASCII_DIGITS: Final = bytes.maketrans(b"0123456789", b"**********")
+_LEAD: Final = " +(\uff0b\uff08"  # what may open a phone number before its first digit
 
 
 def _reveal(value: str, digits: str, keep: tuple[int, int]) -> str:
@@ -47,8 +48,11 @@ def _reveal(value: str, digits: str, keep: tuple[int, int]) -> str:
     else:
         # Only digits in value[lo:hi] are starred, so any lo after digit a - 1 and up to digit a
         # will do (likewise hi): when the kept digits open or close the value unseparated, as
-        # in "138 0013 8000", the offsets are known without a walk over the characters.
-        lo = a if value.startswith(digits[:a]) else _offset_of_digit(value, a)
+        # in "138 0013 8000" or after a lead such as "+" or "(", the offsets are known without
+        # a walk over the characters.
+        number = value.lstrip(_LEAD)
+        lead = len(value) - len(number)  # value[:lead] holds no digit
+        lo = lead + a if number.startswith(digits[:a]) else _offset_of_digit(value, a)
         kept_tail = len(digits) - b
         hi = len(value) - (kept_tail if value.endswith(digits[b:]) else _offset_of_digit(value[::-1], kept_tail))
         middle = value[lo:hi]
@@ -123,25 +127,27 @@ def mask_phone(value: str) -> str:
     >>> mask_phone("+44 7911 123456")
     '+44 **** **3456'
     """
-    if len(value) == 11 and value.isascii() and is_cn_mobile(value) and value.isdecimal():
-        # The most common value by far: the general path below gives the same result.
-        shown = value[:3] + value[7:]
-        if not _shows_run(value, shown):
-            return value[:3] + "****" + value[7:]
+    plain = value.isdecimal()
+    if plain and len(value) == 11 and value.isascii() and is_cn_mobile(value):
+        # The most common value by far, and what the general path below gives: the first 3 and
+        # last 4 digits, or only the last 4 (too few for a run) when those 7 would show one.
+        head, tail = value[:3], value[7:]
+        return "*******" + tail if _shows_run(value, head + tail) else head + "****" + tail
     digits = _digits(value)
-    if len(digits) == 13 and digits[:2] == "86" and is_cn_mobile(digits[2:]):
+    n = len(digits)
+    if n == 13 and digits[:2] == "86" and is_cn_mobile(digits[2:]):
         prefix = 2  # +86, or E.164 without the plus as integers store it
-    elif not value.isdecimal() and value.lstrip(" (\uff08")[:1] in ("+", "\uff0b"):
+    elif not plain and value.lstrip(" (\uff08")[:1] in ("+", "\uff0b"):
         prefix = len(country_code_of(digits))
     else:
         prefix = 0
-    national = digits[prefix:]
-    tail = min(4, max(0, len(national) - 4))
-    if is_cn_mobile(national) and prefix in (0, 2):
+    national = n - prefix
+    shown_tail = 4 if national >= 8 else max(0, national - 4)  # min(4, max(0, ...)) in one call at most
+    if prefix in (0, 2) and is_cn_mobile(digits[prefix:]):
         heads: tuple[int, ...] = (prefix + 3, prefix)
     else:
         heads = (prefix,)
-    return _reveal(value, digits, _safe_keep(digits, heads, tail))
+    return _reveal(value, digits, _safe_keep(digits, heads, shown_tail))
 
 
 def mask_bank_card(value: str) -> str:
@@ -186,11 +192,10 @@ def mask_username(value: str) -> str:
     >>> mask_username("test1"), mask_username("张三丰")
     ('t***1', '张***')
     """
-    if len(value) <= 1:
-        return _STARS
-    if len(value) <= 4:
-        return value[0] + _STARS
-    return value[0] + _STARS + value[-1]
+    n = len(value)
+    if n > 4:
+        return f"{value[0]}{_STARS}{value[-1]}"  # one f-string: one allocation
+    return value[0] + _STARS if n > 1 else _STARS
 
 
 def mask_email(value: str) -> str:
@@ -202,7 +207,7 @@ def mask_email(value: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain:
         return _STARS
-    return local[0] + _STARS + "@" + domain
+    return f"{local[0]}{_STARS}@{domain}"
 
 
 def redact(value: str) -> str:

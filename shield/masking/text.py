@@ -92,6 +92,11 @@ def _is_phone_integer(digits: str) -> bool:
     return cc != "" and n - len(cc) in _NATIONAL_LENGTHS[cc]
 
 
+PHONE_INTEGERS: Final = range(10**10, 10**15)
+"""The integers ``mask_integer`` looks at: 11-15 digits. ``in`` is a constant-time test for an
+exact ``int`` only (for anything else ``range`` iterates)."""
+
+
 def mask_integer(value: int) -> str | None:
     """The masked string for a JSON integer that is a phone number, else ``None``.
 
@@ -101,7 +106,7 @@ def mask_integer(value: int) -> str | None:
     >>> mask_integer(13800138000), mask_integer(1700000000123)
     ('138****8000', None)
     """
-    if isinstance(value, bool) or not 10**10 <= value < 10**15:
+    if isinstance(value, bool) or not PHONE_INTEGERS.start <= value < PHONE_INTEGERS.stop:
         return None
     digits = str(value)
     return mask_phone(digits) if _is_phone_integer(digits) else None
