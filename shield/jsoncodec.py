@@ -16,13 +16,19 @@ import orjson
 
 __all__ = ["MalformedJSON", "RawNumber", "dumps", "has_duplicate_keys", "loads"]
 
-# Digits and dots become "0", everything else " ": a long run of "0" marks a number
-# (or a string) that a double might not hold exactly. bytes.translate + `in` is ~50x
-# faster than a regex over digit-heavy bodies.
-_DIGIT_MAP = bytes(ord("0") if chr(i) in "0123456789." else ord(" ") for i in range(256))
+# Digits and dots become "0", "e"/"E" "e", "-" itself, everything else " ": a long run of "0"
+# marks a number (or a string) that a double might not hold exactly. bytes.translate + `in`
+# is ~50x faster than a regex over digit-heavy bodies.
+_SHAPE_MAP = bytes(
+    ord("0") if c in "0123456789." else ord("e") if c in "eE" else ord("-") if c == "-" else ord(" ")
+    for c in map(chr, range(256))
+)
 _RISKY_RUN = b"0" * 16
 # A three-digit negative exponent may underflow a double (1e-400 -> 0.0, 7e-324 -> 5e-324).
 _TINY_EXPONENT = re.compile(rb"[eE]-0*[1-9][0-9]{2}")
+# What any match of it leaves in the shape: the regex runs only when this is found. One search
+# of the shape costs less than half of the two for b"e-" and b"E-" in the body it replaces.
+_TINY_EXPONENT_SHAPE = b"e-000"
 _MAX_EXACT_INT_DIGITS = 18  # always fits orjson's 64-bit integers
 
 
@@ -51,8 +57,9 @@ class RawNumber:
 def loads(body: bytes | str) -> Any:
     """Parse a JSON document; numbers that a double cannot hold come back as RawNumber."""
     raw = body.encode() if isinstance(body, str) else body
-    tiny = (b"e-" in raw or b"E-" in raw) and _TINY_EXPONENT.search(raw) is not None
-    if not tiny and _RISKY_RUN not in raw.translate(_DIGIT_MAP):
+    shape = raw.translate(_SHAPE_MAP)
+    tiny = _TINY_EXPONENT_SHAPE in shape and _TINY_EXPONENT.search(raw) is not None
+    if not tiny and _RISKY_RUN not in shape:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -9,6 +9,8 @@ than guessed at: a position cannot be smuggled past the check.
 
 from __future__ import annotations
 
+import functools
+import string
 from collections.abc import Iterable, Sequence
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,16 +19,37 @@ from shield.errors import RefusedParameter
 __all__ = ["Pairs", "canonical_name", "encode_query", "guarded_values", "parse_query"]
 
 Pairs = list[tuple[str, str]]
+# What quote_plus leaves as it is (urllib.parse's always-safe set): strip() of these empties a
+# string that needs no quoting.
+_UNRESERVED = string.ascii_letters + string.digits + "_.-~"
 
 
 def parse_query(raw: bytes | str) -> Pairs:
     """The pairs Starlette's ``request.query_params`` holds for this query string."""
     text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-    return parse_qsl(text, keep_blank_values=True)
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    # Nothing escaped: what parse_qsl returns, without its per-field unquoting (every link).
+    pairs: Pairs = []
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append((name, value))
+    return pairs
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> str:
-    return urlencode(list(pairs))
+    """``urlencode``, which quotes every name and value even when (a cursor, a number) none needs it."""
+    pairs = list(pairs)
+    fields: list[str] = []
+    for pair in pairs:
+        name, value = pair
+        if type(pair) is not tuple or type(name) is not str or type(value) is not str:
+            return urlencode(pairs)
+        if name.strip(_UNRESERVED) or value.strip(_UNRESERVED):  # some character to quote
+            return urlencode(pairs)
+        fields.append(f"{name}={value}")
+    return "&".join(fields)
 
 
 def canonical_name(name: str) -> str:
@@ -43,7 +66,7 @@ def guarded_values(pairs: Sequence[tuple[str, str]], names: Iterable[str]) -> di
     Raises :class:`~shield.errors.RefusedParameter` for a guarded parameter given twice or
     spelled differently from its declaration.
     """
-    declared = {canonical_name(name): name for name in names}
+    declared = _declared(tuple(names))
     found: dict[str, str] = {}
     for name, value in pairs:
         expected = declared.get(canonical_name(name))
@@ -55,3 +78,9 @@ def guarded_values(pairs: Sequence[tuple[str, str]], names: Iterable[str]) -> di
             raise RefusedParameter("duplicate", f"parameter {expected!r} must not be given more than once")
         found[expected] = value
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(names: tuple[str, ...]) -> dict[str, str]:
+    """Each guarded name by what lenient frameworks read it as; routes guard the same few names on every request."""
+    return {canonical_name(name): name for name in names}

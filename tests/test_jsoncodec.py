@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -47,3 +48,26 @@ def test_lone_surrogate_cannot_be_reencoded() -> None:
     document = jsoncodec.loads(b'["\\ud800", 12345678901234567890123]')
     with pytest.raises(jsoncodec.MalformedJSON):
         jsoncodec.dumps(document)
+
+
+@given(st.binary(max_size=40) | st.text('eE-+.0123456789 ab"', max_size=40).map(str.encode))
+def test_the_shape_prefilter_never_hides_a_tiny_exponent(raw: bytes) -> None:
+    shape = raw.translate(jsoncodec._SHAPE_MAP)
+    if jsoncodec._TINY_EXPONENT.search(raw):
+        assert jsoncodec._TINY_EXPONENT_SHAPE in shape
+    assert (jsoncodec._RISKY_RUN in shape) == (re.search(rb"[0-9.]{16}", raw) is not None)
+
+
+@pytest.mark.parametrize("body", [b'[1e-400, "x"]', b'{"a": "see-123", "n": 1.50}', b"[7E-324]", b"[1e-99]"])
+def test_bodies_with_three_digit_negative_exponents_take_the_exact_path(body: bytes) -> None:
+    """Anywhere in the body, as before the prefilter: a string alone is enough (1.50 stays 1.50)."""
+    exact = b"e-" in body.lower() and jsoncodec._TINY_EXPONENT.search(body) is not None
+    assert any(isinstance(n, jsoncodec.RawNumber) for n in _numbers(jsoncodec.loads(body))) is exact
+
+
+def _numbers(document: object) -> list[object]:
+    if isinstance(document, dict):
+        return [n for value in document.values() for n in _numbers(value)]
+    if isinstance(document, list):
+        return [n for value in document for n in _numbers(value)]
+    return [document] if not isinstance(document, str) else []

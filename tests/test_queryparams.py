@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlencode
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,3 +65,20 @@ def test_whatever_a_lenient_framework_reads_as_offset_is_seen(pairs: list[tuple[
 @given(st.lists(st.tuples(names, names), max_size=6))
 def test_encode_then_parse_round_trips(pairs: list[tuple[str, str]]) -> None:
     assert parse_query(encode_query(pairs).encode("latin-1")) == pairs
+
+
+# Mostly the characters that matter to a query string, so both fast paths and both fallbacks run.
+query_characters = st.one_of(st.sampled_from("ab=&%+;~-._ 2Fé"), st.characters(blacklist_categories=("Cs",)))
+
+
+@given(st.text(query_characters, max_size=24))
+def test_parse_query_reads_what_parse_qsl_reads(query: str) -> None:
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+    latin = query.encode("latin-1", "replace")
+    assert parse_query(latin) == parse_qsl(latin.decode("latin-1"), keep_blank_values=True)
+
+
+@given(st.lists(st.tuples(st.text(query_characters, max_size=8), st.text(query_characters, max_size=8)), max_size=4))
+def test_encode_query_writes_what_urlencode_writes(pairs: list[tuple[str, str]]) -> None:
+    assert encode_query(pairs) == urlencode(pairs)
+    assert encode_query(iter(pairs)) == urlencode(pairs)

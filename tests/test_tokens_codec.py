@@ -400,6 +400,7 @@ def test_primitive_cache_is_bounded() -> None:
     for n in range(10):
         assert codec.unseal(f"p{n}", codec.seal(f"p{n}", {"n": n})) == {"n": n}
         assert len(codec._primitives) <= 3
+        assert len(codec._sealers) <= 3
 
 
 # --- base64 -------------------------------------------------------------------------------------
@@ -421,3 +422,8 @@ def test_base64_accepts_exactly_the_canonical_spelling(text: str) -> None:
             base64url.decode(text)
     else:
         assert base64url.decode(text) == canonical
+
+
+@given(st.binary(max_size=150), st.binary(max_size=200))
+def test_the_mac_is_hmac_sha256(key: bytes, message: bytes) -> None:
+    assert codec_module._HmacSha256(key).digest(message) == hmac.new(key, message, hashlib.sha256).digest()

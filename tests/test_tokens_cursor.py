@@ -310,13 +310,13 @@ def test_a_seal_that_straddles_an_epoch_boundary_keeps_the_digest_epoch() -> Non
     sealer, clock = make()
     boundary = (T0 // EPOCH + 1) * EPOCH
     clock.now = boundary - 0.5
-    codec_sealer = sealer.codec.sealer
+    codec_sealer = sealer.codec.packed_sealer
 
     def late_sealer(purpose: str, *, epoch: int | None = None) -> Any:
         clock.now = boundary  # the key epoch turns between digest and seal
         return codec_sealer(purpose, epoch=epoch)
 
-    sealer.codec.sealer = late_sealer  # type: ignore[method-assign]
+    sealer.codec.packed_sealer = late_sealer  # type: ignore[method-assign]
     token = sealer.issue(ALICE, ROUTE, QUERY, 3)
     assert token_header(token)[1] == sealer.codec.keyring.current_epoch() - 1
     assert sealer.open(token, ALICE, ROUTE, QUERY).position == 3

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shield.tokens.packing import pack, unpack
+from shield.tokens.packing import pack, packer, unpack
 
 scalars = (
     st.none()
@@ -55,3 +55,16 @@ def test_unsupported_values_are_a_type_error() -> None:
 def test_anything_but_one_map_is_refused(data: bytes) -> None:
     with pytest.raises(ValueError, match="payload"):
         unpack(data)
+
+
+@given(st.dictionaries(st.text(max_size=4), values, max_size=3), values)
+def test_a_packer_writes_what_pack_writes(fixed: dict[str, Any], value: Any) -> None:
+    fixed.pop("v", None)
+    assert packer(fixed, "v")(value) == pack({**fixed, "v": value})
+
+
+def test_a_packer_refuses_a_last_key_among_the_fixed_and_what_cbor_cannot_carry() -> None:
+    with pytest.raises(ValueError, match="fixed keys"):
+        packer({"v": 1}, "v")
+    with pytest.raises(TypeError, match="cannot pack"):
+        packer({}, "v")(object())

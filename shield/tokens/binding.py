@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from shield.tokens.codec import TokenCodec, token_header
+from shield.tokens.packing import pack
 
 __all__ = ["BindingKeys", "keyed_digest"]
 
@@ -37,12 +38,12 @@ class BindingKeys:
     def seal(self, purpose: str, build: Callable[[bytes], Mapping[str, Any]]) -> str:
         """Seal the payload ``build(digest_key)`` in the key epoch the digest key belongs to."""
         digest_key, seal = self.sealer(purpose)
-        return seal(build(digest_key))
+        return seal(pack(build(digest_key)))
 
-    def sealer(self, purpose: str) -> tuple[bytes, Callable[[Mapping[str, Any]], str]]:
-        """The digest key and a codec sealer of the same epoch, for many tokens in a row."""
+    def sealer(self, purpose: str) -> tuple[bytes, Callable[[bytes], str]]:
+        """The digest key and a codec sealer of packed payloads of the same epoch, for many tokens in a row."""
         signing = self.codec.keyring.signing_key(self._context)
-        return signing.key, self.codec.sealer(purpose, epoch=signing.epoch)
+        return signing.key, self.codec.packed_sealer(purpose, epoch=signing.epoch)
 
     def for_token(self, token: str) -> bytes:
         """The digest key for a token that the codec has just verified."""

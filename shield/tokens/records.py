@@ -21,12 +21,14 @@ from collections.abc import Callable
 from shield.errors import ForeignToken, MalformedToken
 from shield.tokens.binding import BindingKeys, keyed_digest
 from shield.tokens.codec import TokenCodec
+from shield.tokens.packing import packer
 
 __all__ = ["RawId", "RecordSealer"]
 
 RawId = int | str
 
 IDENTITY_BYTES = 8
+_EXACT_ID_TYPES = (int, str)  # checked first: the usual IDs skip the slower isinstance checks
 _PERSON_IDENTITY = b"shield viewer"
 
 
@@ -58,12 +60,12 @@ class RecordSealer:
         Holds one key epoch: use it for one response, not across requests.
         """
         digest_key, seal = self._keys.sealer(self._purpose(kind))
-        digest = self._viewer_digest(digest_key, identity)
+        pack_id = packer({"i": self._viewer_digest(digest_key, identity)}, "v")  # the payload {"i": …, "v": raw_id}
 
         def seal_one(raw_id: RawId) -> str:
-            if isinstance(raw_id, bool) or not isinstance(raw_id, int | str):
+            if type(raw_id) not in _EXACT_ID_TYPES and (isinstance(raw_id, bool) or not isinstance(raw_id, int | str)):
                 raise TypeError(f"a record ID is an int or a str, got {type(raw_id).__name__}")
-            return seal({"i": digest, "v": raw_id})
+            return seal(pack_id(raw_id))
 
         return seal_one
 
