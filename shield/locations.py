@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from shield.sealing import LinkResealer
+from shield.sealing import LOCATION_HEADERS, LinkResealer
 
 __all__ = ["LocationSealer"]
 
 Headers = list[tuple[bytes, bytes]]
-_LOCATION_HEADERS = (b"location", b"content-location")
 
 
 class LocationSealer:
@@ -33,12 +32,12 @@ class LocationSealer:
 
         ``identity`` is called only when a location needs sealing (it may resolve the caller).
         """
-        if not any(name.lower() in _LOCATION_HEADERS for name, _ in headers):
+        if not any(name.lower() in LOCATION_HEADERS for name, _ in headers):
             return headers
         caller: list[str] = []  # resolved once, on first need
 
         def seal(text: str) -> str:
-            if self._own is not None and self._own.url(text, "", request_path, root_path) != text:
+            if self._own is not None and self._own.names(text, request_path, root_path):
                 return text  # the route's own link: its stages seal it (and only once)
             for resealer in self._resealers:
                 if resealer is self._own:
@@ -51,7 +50,7 @@ class LocationSealer:
             return text
 
         def sealed(name: bytes, value: bytes) -> bytes:
-            if name.lower() not in _LOCATION_HEADERS:
+            if name.lower() not in LOCATION_HEADERS:
                 return value
             text = value.decode("latin-1")
             new = seal(text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from shield.errors import MalformedToken
 from shield.fieldwalk import FieldRewriter
@@ -21,7 +21,18 @@ from shield.queryparams import encode_query, parse_query
 from shield.token_policy import SealRule, UnsealParam
 from shield.tokens.records import RawId, RecordSealer
 
-__all__ = ["LinkResealer", "RecordIdStage", "ResealStage", "RouteParams", "rewrite_locations", "unseal_param"]
+__all__ = [
+    "LOCATION_HEADERS",
+    "LinkResealer",
+    "RecordIdStage",
+    "ResealStage",
+    "RouteParams",
+    "rewrite_locations",
+    "unseal_param",
+]
+
+# Headers that name a resource by URL: a redirect, a created record, the record a body stands for.
+LOCATION_HEADERS = (b"location", b"content-location")
 
 
 class RecordIdStage:
@@ -106,17 +117,27 @@ class LinkResealer:
 
     def url(self, text: str, identity: str, request_path: str, root_path: str) -> str:
         """A link or ``Location`` of this route with its raw IDs sealed again; others unchanged."""
-        parts = urlsplit(text)
-        if not parts.path:
+        target = self._target(text, request_path, root_path)
+        if target is None:
             return text
-        absolute = parts.path if parts.path.startswith("/") else urljoin(root_path + request_path, parts.path)
-        root = root_path if root_path and absolute.startswith(root_path) else ""
-        path = absolute[len(root) :] or "/"
-        if not self._params.pattern.match(path):
-            return text
+        parts, root, path = target
         pairs = self.query(parse_query(parts.query), identity) if parts.query else []
         query = encode_query(pairs) if parts.query else parts.query
         return urlunsplit(parts._replace(path=root + self.path(path, identity), query=query))
+
+    def names(self, text: str, request_path: str, root_path: str) -> bool:
+        """True when the link ``text`` points at this route."""
+        return self._target(text, request_path, root_path) is not None
+
+    def _target(self, text: str, request_path: str, root_path: str) -> tuple[SplitResult, str, str] | None:
+        """The link's parts, root path and path below it, when it points at this route."""
+        parts = urlsplit(text)
+        if not parts.path:
+            return None
+        absolute = parts.path if parts.path.startswith("/") else urljoin(root_path + request_path, parts.path)
+        root = root_path if root_path and absolute.startswith(root_path) else ""
+        path = absolute[len(root) :] or "/"
+        return (parts, root, path) if self._params.pattern.match(path) else None
 
     def query(self, pairs: list[tuple[str, str]], identity: str) -> list[tuple[str, str]]:
         params = self._params.query
@@ -154,12 +175,12 @@ class ResealStage:
 
 
 def rewrite_locations(headers: Headers, rewrite: Callable[[str], str | None]) -> Headers:
-    """``Location`` headers through ``rewrite`` (None drops one); the same list when none changed."""
-    if not any(name.lower() == b"location" for name, _ in headers):
+    """``Location`` and ``Content-Location`` through ``rewrite`` (None drops one); the same list when none changed."""
+    if not any(name.lower() in LOCATION_HEADERS for name, _ in headers):
         return headers
     out: Headers = []
     for name, value in headers:
-        if name.lower() != b"location":
+        if name.lower() not in LOCATION_HEADERS:
             out.append((name, value))
         elif (new := rewrite(value.decode("latin-1"))) is not None:
             out.append((name, new.encode("latin-1")))

@@ -107,9 +107,10 @@ def build_paging_app() -> FastAPI:
         return {"users": [{"id": user_id, "name": f"user {user_id}"} for user_id in USER_IDS]}
 
     @app.get("/users/{user_id}")
-    def user(request: Request, user_id: int) -> dict[str, Any]:
+    def user(request: Request, user_id: int) -> JSONResponse:
         record(request)
-        return {"id": user_id, "name": f"user {user_id}"}
+        body = {"id": user_id, "name": f"user {user_id}"}
+        return JSONResponse(body, headers={"content-location": f"/users/{user_id}"})  # the route's own URL
 
     @app.get("/users/{user_id}/orders")
     def user_orders(request: Request, user_id: int, offset: int = 0, limit: int = 10) -> dict[str, Any]:

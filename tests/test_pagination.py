@@ -488,6 +488,8 @@ async def test_locations_naming_another_sealed_route_are_sealed_for_the_caller()
         opened = await client.get(signed_up.headers["content-location"], headers=ALICE)
         assert opened.json() == {"buyer_seen_by_app": 100002}
         refused(await client.get(created.headers["location"], headers=BOB), 400, "token-invalid")
+        own = await client.get(created.headers["location"], headers=ALICE)  # the route's own Content-Location
+        assert own.headers["content-location"] == created.headers["location"]
     assert note.headers["location"] == "/notes/100033"
     assert note.headers["cache-control"] == "max-age=5"
     assert ("/users/100031", []) in app.state.seen
