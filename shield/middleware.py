@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,8 @@ from shield.requester import IdentityKey, Requester, UserResolver, resolve_reque
 
 __all__ = ["ShieldMiddleware"]
 
+logger = logging.getLogger("shield")
+
 # Server extensions that send a file without passing its bytes through ``send``.
 _FILE_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
 # A range of a masked body cannot be checked: ask the app for the whole body instead.
@@ -44,7 +47,9 @@ class ShieldMiddleware:
     ``quota_store`` replaces the store ``[quotas]`` names; ``metrics`` counts decisions (see
     :mod:`shield.metrics`); every refusal is also a security event on the ``shield.events``
     logger. ``clock`` is for tests: token lifetimes, key epochs and the memory store follow it.
-    Lifespan and websocket scopes pass through untouched.
+    Lifespan and websocket scopes pass through untouched, but for one thing: when the app has
+    shut down, the quota store the middleware built from ``[quotas]`` is closed (a
+    ``quota_store`` passed in stays yours to close).
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class ShieldMiddleware:
         if policy.quota or replays or policy.detector.enabled:
             store = quota_store if quota_store is not None else build_store(policy.quotas, clock)
         self._quotas = QuotaGate.from_policy(policy, self._hasher, store, clock) if store is not None else None
+        self._owned_store = store if quota_store is None else None  # closed at lifespan shutdown
         self._detector = Detector(policy.detector, store) if store is not None and policy.detector.enabled else None
         self._clock = clock
         self._monitor = Monitor(self._hasher, metrics)
@@ -81,6 +87,8 @@ class ShieldMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self._owned_store is not None:
+                send = self._closing_store(send, self._owned_store)
             await self.app(scope, receive, send)
             return
         plan = self._compiled.plan_for(scope)
@@ -204,6 +212,20 @@ class ShieldMiddleware:
         )
         await self.app(scope, receive, guard)
         return None
+
+    @staticmethod
+    def _closing_store(send: Send, store: QuotaStore) -> Send:
+        """``send`` that closes the quota store this middleware built once the app has shut down."""
+
+        async def closing(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                try:
+                    await store.aclose()  # the Redis connections: no request comes after this
+                except Exception:  # a store that cannot close must not fail the shutdown
+                    logger.exception("shield could not close its quota store at shutdown")
+            await send(message)
+
+        return closing
 
     def _requester(self, scope: Scope) -> Requester:
         return resolve_requester(scope, self._sources)

@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import BlockingConnectionPool, Redis
+from starlette.types import Message
 
 from shield import Policy, ShieldMiddleware
 from shield.quotas import MemoryStore, QuotaStore, RedisStore, ResilientStore
@@ -337,3 +338,38 @@ async def test_quotas_count_requests_that_name_a_sealed_id(setup: Setup) -> None
         assert (await client.get(f"/users/{sealed[0]}", headers=KEY_A)).status_code == 200
         assert (await client.get(f"/users/{sealed[1]}", headers=KEY_A)).status_code == 200
         limited(await client.get(f"/users/{sealed[2]}", headers=KEY_A), "profiles")
+
+
+# --- lifespan --------------------------------------------------------------------------------
+
+
+async def run_lifespan(app: ShieldMiddleware) -> list[Message]:
+    """Start and shut down ``app`` as a server does; what the app sent back."""
+    inbox: list[Message] = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("passed_in", [False, True])
+async def test_the_store_the_middleware_built_is_closed_at_shutdown(passed_in: bool) -> None:
+    """Its own store (Redis connections) is closed after the app shut down; one passed in stays open."""
+    own = MemoryStore()
+    policy = Policy.from_dict({"quota": [{"name": "burst", "limit": 5, "window": 60, "routes": ["/users"]}]})
+    shielded = ShieldMiddleware(build_app(), policy, quota_store=own if passed_in else None)
+    assert shielded._quotas is not None
+    store = shielded._quotas.store
+    assert isinstance(store, MemoryStore)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=shielded), base_url="http://t") as client:
+        assert (await client.get("/users", headers=KEY_A)).status_code == 200
+    assert len(store) > 0
+    sent = await run_lifespan(shielded)
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert (len(store) > 0) is passed_in  # MemoryStore.aclose() forgets everything
