@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks import fakedata
 from benchmarks.apps import FRAMEWORKS, build_app
 from benchmarks.loadgen import AsyncioLoad, LoadGenerator, Wrk
-from benchmarks.quiet import CpuMeter
+from benchmarks.quiet import CpuMeter, redis_server_pid
 from benchmarks.report import Cell, markdown, write_chart, write_json
 from benchmarks.serve import (
     ServerError,
@@ -37,7 +37,7 @@ from benchmarks.serve import (
     default_loop,
     get,
 )
-from benchmarks.variants import VARIANTS, VariantUnavailable
+from benchmarks.variants import VARIANTS, VariantUnavailable, redis_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -198,6 +198,7 @@ class Run:
         self.cells: dict[tuple[str, str, str], Cell] = {}
         self.skipped: list[str] = []
         self.retry_budget = 0
+        self.redis_pid: int | None = None  # found on first use; 0 when no local redis-server answers
         self.paths: dict[tuple[str, str, str], str] = {}
 
     def _drop(self, framework: str, variant: str, why: str) -> None:
@@ -263,6 +264,14 @@ class Run:
                         self._measure_one(rnd, framework, endpoint, variant)
             print(f"  round {rnd + 1}/{args.rounds} done", flush=True)
 
+    def _services_of(self, variant: str) -> tuple[int, ...]:
+        """The pids of what the variant runs on besides its server (redis-server), found once."""
+        if not VARIANTS[variant].uses_redis:
+            return ()
+        if self.redis_pid is None:
+            self.redis_pid = redis_server_pid(redis_url()) or 0
+        return (self.redis_pid,) if self.redis_pid else ()
+
     def _measure_one(self, rnd: int, framework: str, endpoint: str, variant: str) -> None:
         """Warm up, measure; measure again (up to ``--retries``) while the machine is busy."""
         server = self.servers.get((framework, variant))
@@ -270,7 +279,7 @@ class Run:
             return
         url = server.base_url + self.paths[framework, endpoint, variant]
         for attempt in range(self.args.retries + 1):
-            meter = CpuMeter(server.pid)
+            meter = CpuMeter((server.pid, *self._services_of(variant)))
             try:
                 if self.args.warmup > 0:
                     self.loadgen.run(url, self.args.warmup)

@@ -4,8 +4,9 @@ On a 2-core machine a test suite running next door takes the server's core as we
 other one (pinning keeps *our* processes apart, not everyone else's), and a single busy run can
 swing a ratio by 30%. So each run measures the CPU time the whole machine spent (``/proc/stat``:
 user, nice, system and steal; interrupts are left out because loopback traffic is ours) minus
-what the server, the load generator and this process spent. What is left is foreign load, in
-cores; the harness retries a run when it is high and leaves disturbed rounds out of the medians.
+what the server (and a Redis server it uses), the load generator and this process spent. What
+is left is foreign load, in cores; the harness retries a run when it is high and leaves
+disturbed rounds out of the medians.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class CpuMeter:
     ``None`` where ``/proc`` is missing (not Linux): runs then count as quiet.
     """
 
-    server_pid: int
+    pids: tuple[int, ...]  # the server's, and those of services it uses (redis-server)
     _busy: float | None = None
     _ours: float = 0.0
     _t0: float = 0.0
@@ -61,12 +62,30 @@ class CpuMeter:
     def start(self) -> None:
         self._t0 = os.times().elapsed
         self._busy = _machine_busy_s()
-        self._ours = _process_s(self.server_pid) + _own_s()
+        self._ours = self._ours_s()
+
+    def _ours_s(self) -> float:
+        return sum(_process_s(pid) for pid in self.pids) + _own_s()
 
     def stop(self) -> float | None:
         busy = _machine_busy_s()
         elapsed = os.times().elapsed - self._t0
         if busy is None or self._busy is None or elapsed <= 0:
             return None
-        ours = _process_s(self.server_pid) + _own_s() - self._ours
+        ours = self._ours_s() - self._ours
         return max(0.0, (busy - self._busy - ours) / elapsed)
+
+
+def redis_server_pid(url: str) -> int | None:
+    """The pid of the Redis server at ``url`` when it runs on this machine, else None."""
+    try:
+        import redis  # noqa: PLC0415  (only the Redis variants need it)
+
+        client = redis.Redis.from_url(url, socket_timeout=1)
+        try:
+            pid = int(client.info("server")["process_id"])
+        finally:
+            client.close()
+    except Exception:  # no Redis, or not a local one: nothing to count
+        return None
+    return pid if (_PROC / str(pid)).exists() else None

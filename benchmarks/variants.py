@@ -69,7 +69,8 @@ class Variant:
     ``check`` returns problems with a response body (empty when it is right);
     ``targets`` maps an endpoint name to the minimum share of bare req/s the variant must keep;
     ``locate`` finds the path to load when the default one is not valid for this variant (a
-    cursor or a sealed ID in place of a raw offset or ID).
+    cursor or a sealed ID in place of a raw offset or ID). ``uses_redis``: the Redis server's
+    CPU is part of what the variant costs, not load from elsewhere.
     """
 
     name: str
@@ -78,6 +79,7 @@ class Variant:
     check: Check
     targets: Mapping[str, float] = field(default_factory=dict)
     locate: Locate | None = None
+    uses_redis: bool = False
 
 
 class PassthroughMiddleware:
@@ -240,11 +242,16 @@ QUOTAS: list[dict[str, Any]] = [
 _UNMASKED_ROUTES = [{"path": path, "masking": False} for path in _ROUTES]
 
 
+def redis_url() -> str:
+    """The Redis server the Redis variants use (``SHIELD_BENCH_REDIS``, default the local one)."""
+    return os.environ.get("SHIELD_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+
+
 def _redis_quotas() -> dict[str, Any]:
     """A Redis store under a key prefix of its own (this server process's), emptied by TTL."""
     return {
         "store": "redis",
-        "redis_url": os.environ.get("SHIELD_BENCH_REDIS", "redis://127.0.0.1:6379/0"),
+        "redis_url": redis_url(),
         "redis_prefix": f"shield-bench-{os.getpid()}",
         "timeout": 1.0,
     }
@@ -288,7 +295,7 @@ def _slowapi(store: str) -> Wrap:
             from slowapi.util import get_remote_address  # noqa: PLC0415
         except ImportError as exc:
             raise VariantUnavailable("slowapi is not installed: pip install 'asgi-shield[bench]'") from exc
-        uri = "memory://" if store == "memory" else os.environ.get("SHIELD_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+        uri = "memory://" if store == "memory" else redis_url()
         limiter = Limiter(key_func=get_remote_address, default_limits=["100000000/minute"], storage_uri=uri)
         app.state.limiter = limiter  # type: ignore[attr-defined]  # FastAPI and Starlette apps have state
         app.add_middleware(SlowAPIMiddleware)  # type: ignore[attr-defined]
@@ -312,16 +319,16 @@ VARIANTS: dict[str, Variant] = {
         Variant("quotas-memory", "ShieldMiddleware with 3 quotas (requests, records, distinct), memory store",
                 _shield_with(_quota_policy, "memory"), check_unchanged, targets={"single": 0.90}),
         Variant("quotas-redis", "the same 3 quotas on Redis",
-                _shield_with(_quota_policy, "redis"), check_unchanged, targets={"single": 0.80}),
+                _shield_with(_quota_policy, "redis"), check_unchanged, targets={"single": 0.80}, uses_redis=True),
         Variant("full-memory", "masking + cursors + sealed IDs + 3 quotas, memory store",
                 _shield_with(_full_policy, "memory"), check_full, targets={"list": 0.85, "single": 0.85},
                 locate=locate_by_token),
         Variant("full-redis", "masking + cursors + sealed IDs + 3 quotas on Redis",
                 _shield_with(_full_policy, "redis"), check_full, targets={"list": 0.75, "single": 0.75},
-                locate=locate_by_token),
+                locate=locate_by_token, uses_redis=True),
         Variant("slowapi-memory", "peer: slowapi, one limit per address, memory storage",
                 _slowapi("memory"), check_unchanged),
         Variant("slowapi-redis", "peer: slowapi, one limit per address, Redis storage",
-                _slowapi("redis"), check_unchanged),
+                _slowapi("redis"), check_unchanged, uses_redis=True),
     )
 }  # fmt: skip
