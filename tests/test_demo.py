@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sysconfig
 import time
@@ -13,18 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from servers import free_port
 
 from shield.demo.data import users
 
 SHIELD = Path(sysconfig.get_path("scripts")) / "shield"
 PHONE = re.compile(r"1[3-9]\d{9}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def serve(*args: str) -> Iterator[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +21,11 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).parent / "workers"))
 from quota_app import PAGE, RECORDS_LIMIT, REQUESTS_LIMIT  # the workers' own module
+from servers import free_port
 
 WORKERS = 4
 CLIENTS = 200
 STARTUP_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
