@@ -1,26 +1,26 @@
 """The enumeration detector: crawlers are flagged, slowed and blocked; ordinary users are not.
 
 A real FastAPI app (tests/paging_apps.py) behind shield with the detector on, time from a frozen
-clock; the memory store and a real Redis (the detector keeps its scores where the quotas live).
+clock; the memory store, a real Redis and a Redis Cluster (the detector keeps its scores where the
+quotas live).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from asgi_client import client_for
 from clocks import FrozenClock
 from paging_apps import build_paging_app, paging_policy, viewer_from_header
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis_backends import BACKENDS, redis_store
 
 from shield import Policy, ShieldMiddleware
 from shield.metrics import ShieldMetrics
 from shield.monitor import EVENT_LOGGER
-from shield.quotas import MemoryStore, QuotaStore, RedisStore
+from shield.quotas import MemoryStore, QuotaStore
 
 pytestmark = pytest.mark.anyio
 
@@ -36,18 +36,13 @@ DETECTOR = {
 }
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *BACKENDS])
 async def store(request: pytest.FixtureRequest, clock: FrozenClock) -> AsyncIterator[QuotaStore]:
     if request.param == "memory":
         yield MemoryStore(clock=clock)
         return
-    redis = Redis.from_pool(BlockingConnectionPool.from_url("redis://127.0.0.1:6379/0", max_connections=8))
-    prefix = f"shield-test-{uuid.uuid4().hex[:12]}"
-    yield RedisStore(redis, prefix=prefix, clock_from_client_for_tests=clock)
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    async with redis_store(request, request.param, clock) as on_redis:
+        yield on_redis
 
 
 @pytest.fixture

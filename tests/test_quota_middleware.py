@@ -1,14 +1,14 @@
 """Quotas in the middleware, in front of a real FastAPI app, on the memory store and on Redis.
 
-Each test runs against both stores (Redis: a real server on 127.0.0.1:6379, a fresh key prefix
-per test, time from a frozen clock passed to the script). The app counts the calls it served,
+Each test runs against every store (Redis: the real server on 127.0.0.1:6379 and the session's
+three-node Redis Cluster, a fresh key prefix per test, time from a frozen clock passed to the
+script). The app counts the calls it served,
 so tests also check that a refused request never reached it and refused records never left.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis_backends import BACKENDS, redis_store
 from starlette.types import Message
 
 from shield import Policy, ShieldMiddleware
@@ -29,7 +29,6 @@ from shield.quotas import MemoryStore, QuotaStore, RedisStore, ResilientStore
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 USERS = [{"id": n, "name": f"user {n}"} for n in range(1, 501)]
 
 
@@ -76,19 +75,14 @@ class Setup:
         return client, app
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *BACKENDS])
 async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
     clock = FrozenClock()
     if request.param == "memory":
         yield Setup("memory", clock, lambda: MemoryStore(clock=clock))
         return
-    redis = Redis.from_pool(BlockingConnectionPool.from_url(REDIS_URL, max_connections=32))
-    prefix = f"shield-test-{uuid.uuid4().hex[:12]}"
-    yield Setup("redis", clock, lambda: RedisStore(redis, prefix=prefix, clock_from_client_for_tests=clock))
-    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    async with redis_store(request, request.param, clock) as store:
+        yield Setup(request.param, clock, lambda: store)  # one prefix: clients of a test share it
 
 
 def limited(response: httpx.Response, quota: str) -> dict[str, Any]:

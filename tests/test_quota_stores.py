@@ -32,8 +32,8 @@ from asgi_client import client_for
 from clocks import FrozenClock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
+from redis_backends import BACKENDS, AnyRedis, Backend, backend_named, fresh_prefix, purge, redis_store
 from servers import RedisClusterServers
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -64,9 +64,6 @@ from shield.quotas.redis import SCRIPT
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-BACKENDS = ("redis", "cluster")  # the single server, and the session's Redis Cluster
-AnyRedis = Redis | RedisCluster
 T0 = 1_700_000_000.0  # a multiple of every slot width used below
 shared_fixture = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -88,37 +85,6 @@ class Harness:
         return await self.store.decide(charges, penalty=penalty, penalty_key=key)
 
 
-@dataclass(frozen=True)
-class Backend:
-    """Where a Redis test runs: ``redis`` (one server) or ``cluster`` (three primaries)."""
-
-    name: str
-    url: str
-
-    @property
-    def cluster(self) -> bool:
-        return self.name == "cluster"
-
-    def client(self) -> AnyRedis:
-        """A client the test owns (a cluster client discovers the other nodes from this one)."""
-        if self.cluster:
-            return RedisCluster.from_url(self.url)
-        return Redis.from_pool(BlockingConnectionPool.from_url(self.url, max_connections=32))
-
-
-def backend_named(request: pytest.FixtureRequest, name: str) -> Backend:
-    """The backend ``name``; the cluster is started on first use, once per session."""
-    if name == "cluster":
-        return Backend(name, request.getfixturevalue("redis_cluster").url)
-    return Backend(name, REDIS_URL)
-
-
-async def purge(client: AnyRedis, prefix: str) -> None:
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
-    if keys:
-        await client.delete(*keys)  # one hash tag: on a cluster too, one slot
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Backend:
     return backend_named(request, request.param)
@@ -133,7 +99,7 @@ async def redis_client(backend: Backend) -> AsyncIterator[AnyRedis]:
 
 @pytest.fixture
 def prefix() -> str:
-    return f"shield-test-{uuid.uuid4().hex[:12]}"
+    return fresh_prefix()
 
 
 @pytest.fixture(params=["memory", *BACKENDS])
@@ -142,11 +108,8 @@ async def harness(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[
     if request.param == "memory":
         yield Harness("memory", MemoryStore(clock=clock), clock)
         return
-    client = backend_named(request, request.param).client()
-    store = RedisStore(client, prefix=prefix, clock_from_client_for_tests=clock)
-    yield Harness(request.param, store, clock)
-    await purge(client, prefix)
-    await client.aclose()
+    async with redis_store(request, request.param, clock, prefix) as store:
+        yield Harness(request.param, store, clock)
 
 
 def fresh() -> str:
