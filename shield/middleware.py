@@ -98,8 +98,7 @@ class ShieldMiddleware:
         detector = self._detector
         if not quotas and plan.admission is None and plan.pipeline is None and detector is None:
             # an unmasked route nothing else applies to
-            located = self._located(plan, scope, send, route_path(scope), lambda: _binding(self._requester(scope)))
-            await self.app(scope, receive, located)
+            await self.app(scope, receive, self._located(plan, scope, send, None))
             if self._monitor.metrics is not None:
                 self._monitor.finished(plan.label, method, None, None)
             return
@@ -194,9 +193,7 @@ class ShieldMiddleware:
         pipeline = plan.pipeline
         if pipeline is None and (exchange.tally is not None or exchange.headers):
             pipeline = _NO_STAGES  # records to count or headers to add: the guard still runs
-        located = self._located(
-            plan, scope, send, exchange.client_path, lambda: exchange.identity or _binding(self._requester(scope))
-        )
+        located = self._located(plan, scope, send, exchange)
         if pipeline is None:
             await self.app(scope, receive, located)
             return None
@@ -230,15 +227,20 @@ class ShieldMiddleware:
     def _requester(self, scope: Scope) -> Requester:
         return resolve_requester(scope, self._sources)
 
-    def _located(
-        self, plan: RoutePlan, scope: Scope, send: Send, request_path: str, identity: Callable[[], str]
-    ) -> Send:
-        """``send`` sealing the IDs of ``Location`` headers that name a sealed route (:mod:`shield.locations`)."""
+    def _located(self, plan: RoutePlan, scope: Scope, send: Send, exchange: Exchange | None) -> Send:
+        """``send`` sealing the IDs of ``Location`` headers that name a sealed route (:mod:`shield.locations`).
+
+        ``send`` itself where no route has sealed parameters: nothing is prepared per request.
+        """
         locations = plan.locations
         if locations is None:
             return send
+        request_path = exchange.client_path if exchange is not None else route_path(scope)
         root_path: str = scope.get("root_path", "")
         vary_on = self._vary_on
+
+        def identity() -> str:  # resolved only when a location is sealed
+            return (exchange.identity if exchange is not None else "") or _binding(self._requester(scope))
 
         async def located(message: Message) -> None:
             if message["type"] == "http.response.start":
