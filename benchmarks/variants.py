@@ -188,6 +188,26 @@ def check_full(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
     return check_masked(body, expected, untouched=()) + check_sealed(body, expected)
 
 
+def check_records(body: bytes, expected: Sequence[FakeUser]) -> list[str]:
+    """As many records as the app sent, whatever happened to them (``naive-masking`` leaks)."""
+    records, problems = _records(body)
+    if problems or len(records) == len(expected):
+        return problems
+    return [f"expected {len(expected)} records, got {len(records)}"]
+
+
+def _reference(name: str) -> Wrap:
+    """A middleware of ``benchmarks.references``: what any Python implementation pays at least."""
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        from benchmarks import references  # noqa: PLC0415  (lazy like the other wrappers)
+
+        middleware: Wrap = getattr(references, name)
+        return middleware(app)
+
+    return wrap
+
+
 def _passthrough(app: ASGIApp) -> ASGIApp:
     return PassthroughMiddleware(app)
 
@@ -330,5 +350,15 @@ VARIANTS: dict[str, Variant] = {
                 _slowapi("memory"), check_unchanged),
         Variant("slowapi-redis", "peer: slowapi, one limit per address, Redis storage",
                 _slowapi("redis"), check_unchanged, uses_redis=True),
+        Variant("floor-masking", "reference: the least masking work in Python (schema known, no policy)",
+                _reference("FloorMasker"), check_masked),
+        Variant("naive-masking", "reference: BaseHTTPMiddleware + json + one regex (the issue's; leaks)",
+                _reference("naive_masker"), check_records),
+        Variant("floor-pagination", "reference: the least cursor work in Python (HMAC offset, no binding)",
+                _reference("FloorPagination"), check_paginated, locate=locate_by_token),
+        Variant("floor-quotas", "reference: the least quota work in Python (3 dicts per address)",
+                _reference("FloorQuotas"), check_unchanged),
+        Variant("floor-full", "reference: the four floors fused on one parse (as full-*)",
+                _reference("FloorFull"), check_full, locate=locate_by_token),
     )
 }  # fmt: skip
