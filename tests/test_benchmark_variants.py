@@ -9,6 +9,7 @@ slowapi variants are left to the harness: they need a server or an optional peer
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from benchmarks.apps import FRAMEWORKS, build_app
