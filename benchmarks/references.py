@@ -15,6 +15,9 @@ regions, headers, streaming, metrics), so its cost is a floor, not a competitor:
 - ``FloorQuotas``: one dict per quota keyed by client address: a GCRA for requests, a counter
   for records and a set for distinct records, with the body parsed once to count and collect.
   No windows roll, nothing is bounded, nothing is atomic across workers.
+- ``FloorRedisQuotas``: the same three quotas in Redis in ONE ``EVALSHA`` per request, after the
+  app (requests, records and distinct IDs at once; shield needs two: requests are refused
+  before the app runs). redis-py's asyncio client, as shield uses.
 - ``FloorFull``: the three above fused on ONE parse and ONE serialisation, plus every ``id``
   sealed with an HMAC and ``/users/<sealed id>`` opened on the way in: what ``full-*`` does.
 
@@ -278,4 +281,50 @@ class FloorFull:
                 record["id"] = _sign(record["id"])
             _seal_next(document)
             body = orjson.dumps(document)
+        await _send_body(send, start, body)
+
+
+# KEYS: tat, records, seen. ARGV: now µs, interval µs, tolerance µs, records, max records, max seen, ids...
+_REDIS_QUOTAS = """
+local now, interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+if tat - now > tolerance then return 0 end
+local total = tonumber(redis.call('GET', KEYS[2]) or 0) + tonumber(ARGV[4])
+if total > tonumber(ARGV[5]) then return 0 end
+for i = 7, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
+if redis.call('SCARD', KEYS[3]) > tonumber(ARGV[6]) then return 0 end
+redis.call('SET', KEYS[1], tat + interval, 'PX', 60000)
+redis.call('SET', KEYS[2], total, 'PX', 3600000)
+redis.call('PEXPIRE', KEYS[3], 86400000)
+return 1
+"""
+
+
+class FloorRedisQuotas:
+    """The floor of the three quotas on Redis: one script call per request (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, url: str, prefix: str) -> None:
+        from redis.asyncio import Redis  # noqa: PLC0415  (optional, like the Redis variants)
+
+        self.app = app
+        self._redis = Redis.from_url(url)
+        self._script = self._redis.register_script(_REDIS_QUOTAS)
+        self._prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, body = await _buffered(self.app, scope, receive)
+        if start.get("status") == 200:
+            document = orjson.loads(body)
+            records = document.get("items", (document,))
+            who = f"{self._prefix}:{{{scope['client'][0]}}}"
+            keys = [f"{who}:tat", f"{who}:records", f"{who}:seen"]
+            now = time.time_ns() // 1000
+            ids = [record["id"] for record in records]
+            args = [now, 6, 60_000_000, len(records), 10**12, 10**9, *ids]
+            if not await self._script(keys=keys, args=args):
+                await _send_body(send, _TOO_MANY, b"")
+                return
         await _send_body(send, start, body)

@@ -208,6 +208,15 @@ def _reference(name: str) -> Wrap:
     return wrap
 
 
+def _floor_redis(app: ASGIApp) -> ASGIApp:
+    try:
+        from benchmarks.references import FloorRedisQuotas  # noqa: PLC0415  (lazy like the other wrappers)
+
+        return FloorRedisQuotas(app, redis_url(), f"shield-floor-{os.getpid()}")
+    except ImportError as exc:
+        raise VariantUnavailable(f"redis is not installed: {exc}") from exc
+
+
 def _passthrough(app: ASGIApp) -> ASGIApp:
     return PassthroughMiddleware(app)
 
@@ -358,6 +367,8 @@ VARIANTS: dict[str, Variant] = {
                 _reference("FloorPagination"), check_paginated, locate=locate_by_token),
         Variant("floor-quotas", "reference: the least quota work in Python (3 dicts per address)",
                 _reference("FloorQuotas"), check_unchanged),
+        Variant("floor-quotas-redis", "reference: the least Redis quota work (one EVALSHA per request)",
+                _floor_redis, check_unchanged, uses_redis=True),
         Variant("floor-full", "reference: the four floors fused on one parse (as full-*)",
                 _reference("FloorFull"), check_full, locate=locate_by_token),
     )
