@@ -277,6 +277,12 @@ class Run:
         server = self.servers.get((framework, variant))
         if server is None:
             return
+        if VARIANTS[variant].locate is not None:  # tokens expire: follow a fresh link each time, as clients do
+            path, _, problems = _verify(server, ENDPOINTS[endpoint])
+            if problems:
+                self._drop(framework, variant, "invalid response, not measured: " + "; ".join(problems[:3]))
+                return
+            self.paths[framework, endpoint, variant] = path
         url = server.base_url + self.paths[framework, endpoint, variant]
         for attempt in range(self.args.retries + 1):
             meter = CpuMeter((server.pid, *self._services_of(variant)))
