@@ -7,7 +7,7 @@ regions, headers, streaming, metrics), so its cost is a floor, not a competitor:
 
 - ``FloorMasker``: buffer the body, ``orjson.loads``, slice ``phone``/``email``/``username``,
   one regex over ``bio`` only, ``orjson.dumps``.
-- ``NaiveMasker``: the issue's own reference, "a naive BaseHTTPMiddleware masker (json + one
+- ``naive_masker``: the issue's own reference, "a naive BaseHTTPMiddleware masker (json + one
   regex)": stdlib ``json`` and one Chinese-mobile regex over every string. It leaks the
   international numbers, e-mails and usernames; its check only asks for the records.
 - ``FloorPagination``: an HMAC-signed offset in ``cursor=`` opened on the way in, the ``next``
@@ -18,7 +18,7 @@ regions, headers, streaming, metrics), so its cost is a floor, not a competitor:
 - ``FloorRedisQuotas``: the same three quotas in Redis in ONE ``EVALSHA`` per request, after the
   app (requests, records and distinct IDs at once; shield needs two: requests are refused
   before the app runs). redis-py's asyncio client, as shield uses.
-- ``FloorFull``: the three above fused on ONE parse and ONE serialisation, plus every ``id``
+- ``FloorFull``: ``FloorMasker``, ``FloorPagination`` and ``FloorQuotas`` fused on ONE parse and ONE serialisation, plus every ``id``
   sealed with an HMAC and ``/users/<sealed id>`` opened on the way in: what ``full-*`` does.
 
 None of these is safe to deploy; they exist to be measured next to shield in one run.

@@ -369,7 +369,7 @@ VARIANTS: dict[str, Variant] = {
                 _reference("FloorQuotas"), check_unchanged),
         Variant("floor-quotas-redis", "reference: the least Redis quota work (one EVALSHA per request)",
                 _floor_redis, check_unchanged, uses_redis=True),
-        Variant("floor-full", "reference: the four floors fused on one parse (as full-*)",
+        Variant("floor-full", "reference: masking, cursor and quota floors on one parse + sealed IDs (as full-*)",
                 _reference("FloorFull"), check_full, locate=locate_by_token),
     )
 }  # fmt: skip
