@@ -18,8 +18,9 @@ regions, headers, streaming, metrics), so its cost is a floor, not a competitor:
 - ``FloorRedisQuotas``: the same three quotas in Redis in ONE ``EVALSHA`` per request, after the
   app (requests, records and distinct IDs at once; shield needs two: requests are refused
   before the app runs). redis-py's asyncio client, as shield uses.
-- ``FloorFull``: ``FloorMasker``, ``FloorPagination`` and ``FloorQuotas`` fused on ONE parse and ONE serialisation, plus every ``id``
-  sealed with an HMAC and ``/users/<sealed id>`` opened on the way in: what ``full-*`` does.
+- ``FloorFull``: ``FloorMasker``, ``FloorPagination`` and ``FloorQuotas`` fused on ONE parse and
+  ONE serialisation, plus every ``id`` sealed with an HMAC and ``/users/<sealed id>`` opened on
+  the way in: what ``full-*`` does.
 
 None of these is safe to deploy; they exist to be measured next to shield in one run.
 """
