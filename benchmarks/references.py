@@ -88,8 +88,8 @@ async def _send_body(send: Send, start: Message, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class FloorMasker:
-    """The floor of response masking on this app's schema (see the module docstring)."""
+class _Floor:
+    """Pure ASGI: other scopes than HTTP pass through, HTTP requests go to ``handle``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -98,6 +98,16 @@ class FloorMasker:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class FloorMasker(_Floor):
+    """The floor of response masking on this app's schema (see the module docstring)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start, body = await _buffered(self.app, scope, receive)
         if start.get("status") == 200:
             document = orjson.loads(body)
@@ -174,14 +184,11 @@ def _seal_next(document: dict[str, Any]) -> None:
 _BAD_TOKEN: Message = {"type": "http.response.start", "status": 400, "headers": []}
 
 
-class FloorPagination:
+class FloorPagination(_Floor):
     """The floor of cursor pagination on ``/users`` (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/users":
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/users":
             await self.app(scope, receive, send)
             return
         opened = _open_cursor(scope)
@@ -196,12 +203,12 @@ class FloorPagination:
         await _send_body(send, start, body)
 
 
-class FloorQuotas:
+class FloorQuotas(_Floor):
     """The floor of three quotas (requests, records, distinct) per client address."""
 
     def __init__(self, app: ASGIApp, limits: tuple[int, int, int] = (10_000_000, 10**12, 10**9)) -> None:
         """``limits``: requests per minute (all in one burst), records and distinct records."""
-        self.app = app
+        super().__init__(app)
         requests, self._max_records, self._max_seen = limits
         self._interval = 60 / requests
         self._tolerance = requests * self._interval
@@ -209,10 +216,7 @@ class FloorQuotas:
         self._records: dict[str, int] = {}
         self._seen: dict[str, set[int]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         who = scope["client"][0]
         if not self.admit(who):
             await _send_body(send, _TOO_MANY, b"")
@@ -245,17 +249,14 @@ class FloorQuotas:
         return True
 
 
-class FloorFull:
+class FloorFull(_Floor):
     """Masking, cursors, sealed IDs and the three quotas on one parse (see the module docstring)."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        super().__init__(app)
         self._quotas = FloorQuotas(app)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         opened: Scope | None = scope
         if path == "/users":
@@ -301,21 +302,18 @@ return 1
 """
 
 
-class FloorRedisQuotas:
+class FloorRedisQuotas(_Floor):
     """The floor of the three quotas on Redis: one script call per request (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, url: str, prefix: str) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415  (optional, like the Redis variants)
 
-        self.app = app
+        super().__init__(app)
         self._redis = Redis.from_url(url)
         self._script = self._redis.register_script(_REDIS_QUOTAS)
         self._prefix = prefix
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         start, body = await _buffered(self.app, scope, receive)
         if start.get("status") == 200:
             document = orjson.loads(body)
