@@ -9,6 +9,7 @@ one record). Counting runs on the raw document, before masking or sealing rewrit
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from shield.fieldwalk import FieldRewriter
@@ -28,15 +29,23 @@ class RecordTally:
     __slots__ = ("_walkers", "counts")
 
     def __init__(self, specs: Sequence[TallySpec]) -> None:
-        self._walkers = {
-            spec: FieldRewriter([(path, _RECORDS) for path in spec[0]]) if spec[0] else None for spec in specs
-        }
+        self._walkers = _walkers(tuple(specs))
         self.counts: dict[TallySpec, RecordCount] = {}
 
     def count(self, document: Any) -> None:
-        for spec, walker in self._walkers.items():
+        for spec, walker in self._walkers:
             records = _automatic(document) if walker is None else _declared(walker, document)
             self.counts[spec] = (len(records), _ids(records, spec[1]))
+
+
+@lru_cache(maxsize=256)
+def _walkers(specs: tuple[TallySpec, ...]) -> tuple[tuple[TallySpec, FieldRewriter | None], ...]:
+    """Each spec's compiled walker (None: counted automatically), built once, not per response.
+
+    The specs come from the policy's quotas, so few combinations ever occur; a walker keeps no
+    state of one document and never awaits, so every request may share it.
+    """
+    return tuple((spec, FieldRewriter([(path, _RECORDS) for path in spec[0]]) if spec[0] else None) for spec in specs)
 
 
 def _declared(walker: FieldRewriter, document: Any) -> list[Any]:
