@@ -70,12 +70,25 @@ def _automatic(document: Any) -> list[Any]:
     return [item for value in lists for item in value]
 
 
+_NOT_IDS = (dict, list, bool, type(None))
+
+
 def _ids(records: list[Any], id_field: str) -> tuple[str, ...]:
+    """Each record's ID as text, once, in order; records without a scalar ID have none.
+
+    The common kinds are tested first, by identity: this runs for every record of a page.
+    """
     found: dict[str, None] = {}
     for record in records:
         if type(record) is dict:
             value = record.get(id_field)
-            if value is None or type(value) in (dict, list, bool):
-                continue
-            found[value.text if type(value) is RawNumber else str(value)] = None
+            kind = type(value)
+            if kind is str:
+                found[value] = None
+            elif kind is int:
+                found[str(value)] = None
+            elif kind is RawNumber:
+                found[value.text] = None
+            elif kind not in _NOT_IDS:
+                found[str(value)] = None
     return tuple(found)
