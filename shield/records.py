@@ -81,7 +81,7 @@ def _ids(records: list[Any], id_field: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for record in records:
         if type(record) is dict:
-            value = record.get(id_field)
+            value: Any = record.get(id_field)
             kind = type(value)
             if kind is str:
                 found[value] = None
