@@ -49,6 +49,8 @@ _BIO_PHONE = re.compile(r"[+(]?\d[\d ().\-]{5,}\d")
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}|1[3-9]\d[ -]\d{4}[ -]\d{4}")
 _KEY = b"reference cursor key: at least 32 bytes long"
 _TOO_MANY: Message = {"type": "http.response.start", "status": 429, "headers": []}
+# Requests per minute (all in one burst), records and distinct records: never reached in a run.
+_LIMITS = (10_000_000, 10**12, 10**9)
 
 
 def _star_digits(match: re.Match[str]) -> str:
@@ -206,7 +208,7 @@ class FloorPagination(_Floor):
 class FloorQuotas(_Floor):
     """The floor of three quotas (requests, records, distinct) per client address."""
 
-    def __init__(self, app: ASGIApp, limits: tuple[int, int, int] = (10_000_000, 10**12, 10**9)) -> None:
+    def __init__(self, app: ASGIApp, limits: tuple[int, int, int] = _LIMITS) -> None:
         """``limits``: requests per minute (all in one burst), records and distinct records."""
         super().__init__(app)
         requests, self._max_records, self._max_seen = limits
@@ -322,7 +324,9 @@ class FloorRedisQuotas(_Floor):
             keys = [f"{who}:tat", f"{who}:records", f"{who}:seen"]
             now = time.time_ns() // 1000
             ids = [record["id"] for record in records]
-            args = [now, 6, 60_000_000, len(records), 10**12, 10**9, *ids]
+            requests, max_records, max_seen = _LIMITS
+            interval = 60_000_000 // requests  # µs, as FloorQuotas: the whole minute is one burst
+            args = [now, interval, requests * interval, len(records), max_records, max_seen, *ids]
             if not await self._script(keys=keys, args=args):
                 await _send_body(send, _TOO_MANY, b"")
                 return
